@@ -1,0 +1,109 @@
+package detect
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/sentinel-project/sentinel/pkg/features"
+)
+
+// warmDetector returns a detector that has learned n tokens for two hours.
+func warmDetector(n int) (*Detector, []string) {
+	d := New(Options{})
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%012x", i)
+	}
+	for m := range 120 {
+		for _, k := range keys {
+			d.Close(window(features.Token, k, m, float64(10+m%7)))
+		}
+	}
+	return d, keys
+}
+
+// BenchmarkPeek is the per-record cost: an open window of a ready token
+// whose count grows but stays under its threshold.
+func BenchmarkPeek(b *testing.B) {
+	d, keys := warmDetector(1000)
+	ws := make([]*features.Window, len(keys))
+	for i, k := range keys {
+		ws[i] = window(features.Token, k, 120, 0)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := ws[i%len(ws)]
+		w.V[features.Messages] = float64(i/len(ws)) * 1e-9
+		if len(d.Peek(w)) != 0 {
+			b.Fatal("unexpected finding")
+		}
+	}
+}
+
+// BenchmarkClose judges and learns one window of one of 10,000 ready
+// tokens per iteration, minute after minute.
+func BenchmarkClose(b *testing.B) {
+	d, keys := warmDetector(10000)
+	ws := make([]*features.Window, len(keys))
+	for i, k := range keys {
+		ws[i] = window(features.Token, k, 0, 12)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := 120 + i/len(keys)
+		w := ws[i%len(keys)]
+		if i%len(keys) == 0 || w.Start.Before(t0) {
+			b.StopTimer()
+			for j, k := range keys {
+				ws[j] = window(features.Token, k, m, 12)
+			}
+			b.StartTimer()
+			w = ws[i%len(keys)]
+		}
+		d.Close(w)
+	}
+}
+
+// BenchmarkEntityMemory reports the heap held per remembered entity:
+// 100,000 tokens, then 100,000 addresses, each after a window has been
+// judged and learned (so with its cached thresholds).
+func BenchmarkEntityMemory(b *testing.B) {
+	const n = 100_000
+	for _, kind := range []features.Kind{features.Token, features.IP} {
+		b.Run(kind.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			var perEntity float64
+			for range b.N {
+				keys := make([]string, n)
+				for i := range keys {
+					if kind == features.IP {
+						keys[i] = fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255)
+						continue
+					}
+					keys[i] = fmt.Sprintf("%012x", i)
+				}
+				before := heap()
+				d := New(Options{})
+				for i, k := range keys {
+					d.Close(window(kind, k, i/50_000, 10))
+				}
+				after := heap()
+				keys = nil
+				perEntity = float64(after-before) / n
+				runtime.KeepAlive(d)
+			}
+			b.ReportMetric(perEntity, "B/entity")
+		})
+	}
+}
+
+func heap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}

@@ -1,0 +1,361 @@
+package detect
+
+import (
+	"math"
+	"strings"
+	"time"
+
+	"github.com/sentinel-project/sentinel/pkg/features"
+)
+
+// Finding is one anomalous feature of one entity's window.
+type Finding struct {
+	Kind      features.Kind
+	Key, Hint string
+	// Detector is "ewma" when the entity was judged against its own
+	// baseline, "population" when against its peers' (it was still
+	// warming up).
+	Detector string
+	Feature  string // the feature's name, as features.Feature.Name
+	Observed float64
+	// Expected is the entity's mean for "ewma", the population's typical
+	// value (the exponential of its mean log) for "population".
+	Expected  float64
+	Threshold float64
+	// Score is Observed / Threshold: above 1 is anomalous, Critical and
+	// above is critical. A ratio reads the same for every feature and
+	// detector, unlike a z-score, which means little for the population's
+	// log scale or for a threshold set by a floor.
+	Score    float64
+	Severity string // "warning" or "critical"
+
+	WindowStart, WindowEnd time.Time
+	At                     time.Time // event time of the evidence: the window's Last
+	// Since is the start of the first window of the entity's ongoing
+	// anomalous episode, and Excess the messages above expected summed
+	// over the episode so far.
+	Since    time.Time
+	Excess   float64
+	TopPeers []string
+	Early    bool // reported before the window closed
+}
+
+// Detector judges windows against learned baselines. It is not safe for
+// concurrent use, and its findings depend only on the windows it is given
+// and their order.
+type Detector struct {
+	opts     Options
+	cooldown int64
+	warmup   int64
+	alerted  [features.NumKinds][]features.Feature
+
+	ents      [features.NumKinds]map[string]*entity
+	pop       [features.NumKinds]PopulationState
+	popVer    uint32
+	lastSweep int64
+
+	rates    rates // for the last window length seen
+	popRates rates
+}
+
+// alertOrder is the order in which features are judged, most telling
+// first, so that when several cross at once the alert names that one.
+var alertOrder = []features.Feature{
+	features.Messages, features.Unauthorized, features.Peers,
+	features.Bytes, features.Requests, features.Errors,
+}
+
+// New returns a Detector that knows no entity yet. Zero fields of opts
+// take their defaults.
+func New(opts Options) *Detector {
+	o := opts.withDefaults()
+	d := &Detector{
+		opts:     o,
+		cooldown: int64(o.Cooldown),
+		warmup:   int64(o.Warmup),
+	}
+	for k := range d.ents {
+		d.ents[k] = make(map[string]*entity)
+		for _, f := range alertOrder {
+			if o.MinAbs[k][f] > 0 {
+				d.alerted[k] = append(d.alerted[k], f)
+			}
+		}
+	}
+	return d
+}
+
+// Entities returns how many tokens and addresses the detector remembers.
+func (d *Detector) Entities() (tokens, ips int) {
+	return len(d.ents[features.Token]), len(d.ents[features.IP])
+}
+
+func (d *Detector) ratesFor(w *features.Window) *rates {
+	size := w.End.Sub(w.Start)
+	if size <= 0 {
+		size = time.Minute
+	}
+	if d.rates.size != int64(size) {
+		d.rates = newRates(size, d.opts.HalfLife, d.opts.PeakHalfLife)
+		d.popRates = newRates(size, d.opts.PopulationHalfLife, d.opts.PeakHalfLife)
+	}
+	return &d.rates
+}
+
+// entityFor returns the state of w's entity, creating it on first sight.
+func (d *Detector) entityFor(w *features.Window) *entity {
+	if e, ok := w.Ref.(*entity); ok && !e.gone {
+		return e
+	}
+	m := d.ents[w.Kind]
+	e := m[w.Key]
+	if e == nil {
+		e = &entity{
+			key:    strings.Clone(w.Key),
+			kind:   w.Kind,
+			first:  w.Start.UnixNano(),
+			thrFor: math.MinInt64,
+		}
+		m[e.key] = e
+	}
+	w.Ref = e
+	return e
+}
+
+// idleWindows returns how many windows passed without traffic between
+// the last window e learned and the window starting at start.
+func idleWindows(e *entity, start int64, r *rates) int64 {
+	if e.last == 0 || start <= e.last {
+		return 0
+	}
+	return (start - e.last) / r.size
+}
+
+// prepare makes sure e's cached thresholds are those for w.
+func (d *Detector) prepare(e *entity, w *features.Window, r *rates) {
+	start := w.Start.UnixNano()
+	if e.thrFor == start && (e.thrDet == detEWMA || e.thrPop == d.popVer) {
+		return
+	}
+	e.thrFor = start
+	if start-e.first >= d.warmup && e.active >= int64(d.opts.WarmupWindows) {
+		d.prepareEWMA(e, start, r)
+		return
+	}
+	d.preparePopulation(e)
+}
+
+func (d *Detector) prepareEWMA(e *entity, start int64, r *rates) {
+	e.thrDet = detEWMA
+	k := idleWindows(e, start, r)
+	for f := range e.stats {
+		m, v, peak := e.stats[f].expected(r, e.n, k)
+		thr := d.opts.threshold(m, v, peak, d.opts.MinAbs[e.kind][f])
+		e.thr[f], e.exp[f] = float32(thr), float32(m)
+	}
+}
+
+func (d *Detector) preparePopulation(e *entity) {
+	e.thrDet = detPopulation
+	e.thrPop = d.popVer
+	p := &d.pop[e.kind]
+	warm := p.Samples >= int64(d.opts.PopulationWarmup)
+	for f := range e.stats {
+		minAbs := d.opts.MinAbs[e.kind][f]
+		if warm {
+			thr, typ := p.threshold(&d.opts, features.Feature(f), minAbs)
+			e.thr[f], e.exp[f] = float32(thr), float32(typ)
+			continue
+		}
+		// Cold: only a floor well above the usual floors, and no
+		// threshold at all (so no winsorising) where there is no floor.
+		thr := minAbs * d.opts.ColdFactor
+		if thr == 0 {
+			thr = math.Inf(1)
+		}
+		e.thr[f], e.exp[f] = float32(thr), 0
+	}
+}
+
+// Peek judges an open window just after a record was added to it. Counts
+// only grow, so a running value above the threshold makes the closed
+// window anomalous too: Peek reports it at once (Early) rather than at
+// the end of the window. Each feature is reported at most once per
+// window. Thresholds are computed once per window and baseline change,
+// so a Peek is a lookup and a few comparisons.
+func (d *Detector) Peek(w *features.Window) []Finding {
+	if w == nil || w.Kind >= features.NumKinds {
+		return nil
+	}
+	e := d.entityFor(w)
+	r := d.ratesFor(w)
+	d.prepare(e, w, r)
+	var out []Finding
+	for _, f := range d.alerted[w.Kind] {
+		bit := uint32(1) << f
+		if w.V[f] <= float64(e.thr[f]) || w.Marks&bit != 0 {
+			continue
+		}
+		if fd, ok := d.fire(e, w, f, true); ok {
+			w.Marks |= bit
+			out = append(out, fd)
+		}
+	}
+	return out
+}
+
+// Close judges a closed window, except features already reported early
+// for it, then learns from it. Windows must come in order of End, as
+// features.Aggregator.Advance gives them.
+func (d *Detector) Close(w *features.Window) []Finding {
+	if w == nil || w.Kind >= features.NumKinds {
+		return nil
+	}
+	e := d.entityFor(w)
+	r := d.ratesFor(w)
+	d.foldPopulation(w.End.UnixNano())
+	d.prepare(e, w, r)
+	k := idleWindows(e, w.Start.UnixNano(), r)
+	d.settle(e, k)
+	anomalous := d.anomalies(e, w)
+	d.trackEpisode(e, w, anomalous)
+	out := d.judgeClosed(e, w, anomalous)
+	d.learn(e, w, r, k)
+	d.dropIdleEpisodes(e, w.Last.UnixNano())
+	d.maybeSweep(w.End.UnixNano())
+	return out
+}
+
+// anomalies returns the alerted features of w above their thresholds.
+func (d *Detector) anomalies(e *entity, w *features.Window) uint32 {
+	var bits uint32
+	for _, f := range d.alerted[w.Kind] {
+		if w.V[f] > float64(e.thr[f]) {
+			bits |= 1 << f
+		}
+	}
+	return bits
+}
+
+func (d *Detector) judgeClosed(e *entity, w *features.Window, anomalous uint32) []Finding {
+	d.settleEarly(e, w, anomalous)
+	var out []Finding
+	for _, f := range d.alerted[w.Kind] {
+		bit := uint32(1) << f
+		if anomalous&bit == 0 || w.Marks&bit != 0 {
+			continue
+		}
+		if fd, ok := d.fire(e, w, f, false); ok {
+			out = append(out, fd)
+		}
+	}
+	return out
+}
+
+// settleEarly records the final values of the features reported early
+// for w, so that escalation is measured against what the window became,
+// not against the value at which it crossed the threshold.
+func (d *Detector) settleEarly(e *entity, w *features.Window, anomalous uint32) {
+	start := w.Start.UnixNano()
+	for _, ep := range e.ep {
+		if ep != nil && ep.Open == start {
+			ep.Open = 0
+		}
+	}
+	ep := e.ep[e.thrDet]
+	if ep == nil {
+		return
+	}
+	for _, f := range d.alerted[w.Kind] {
+		bit := uint32(1) << f
+		if w.Marks&bit == 0 || anomalous&bit == 0 {
+			continue
+		}
+		obs := w.V[f]
+		ep.Alerted[f] = max(ep.Alerted[f], float32(obs))
+		ep.Severity = max(ep.Severity, d.severity(obs, float64(e.thr[f])))
+	}
+}
+
+func (d *Detector) severity(obs, thr float64) uint8 {
+	if obs >= d.opts.Critical*thr {
+		return sevCritical
+	}
+	return sevWarning
+}
+
+// fire decides whether feature f of w, above its threshold, is reported:
+// always outside the cooldown, and inside it only when it escalates.
+func (d *Detector) fire(e *entity, w *features.Window, f features.Feature,
+	early bool) (Finding, bool) {
+	det := e.thrDet
+	obs, thr := w.V[f], float64(e.thr[f])
+	at, start := w.Last.UnixNano(), w.Start.UnixNano()
+	sev := d.severity(obs, thr)
+	ep := e.ep[det]
+	if ep == nil {
+		ep = &EpisodeState{}
+		e.ep[det] = ep
+	}
+	cooling := ep.inCooldown(at, d.cooldown)
+	if cooling && !d.escalates(ep, f, obs, sev, start, w.End.Sub(w.Start)) {
+		return Finding{}, false
+	}
+	if !cooling {
+		ep.Alerted, ep.Severity = [features.NumFeatures]float32{}, 0
+	}
+	ep.LastAlert = at
+	ep.Alerted[f] = max(ep.Alerted[f], float32(obs))
+	ep.Severity = max(ep.Severity, sev)
+	if early {
+		ep.Open = start
+		d.beginEpisodeEarly(e, ep, start, d.ratesFor(w))
+	}
+	return d.finding(e, w, f, ep, sev, early), true
+}
+
+// escalates reports whether a value above threshold during the cooldown
+// is worse enough to alert again. While a window reported early is still
+// open its final values are unknown, and comparing with the value at
+// which it crossed would turn every continuing burst into an escalation,
+// so escalations wait for it to close (at most the lateness).
+func (d *Detector) escalates(ep *EpisodeState, f features.Feature, obs float64,
+	sev uint8, start int64, size time.Duration) bool {
+	// The bound only guards against a window that never closes.
+	if ep.Open != 0 && start-ep.Open <= 2*int64(size) {
+		return false
+	}
+	if sev > ep.Severity {
+		return true
+	}
+	last := float64(ep.Alerted[f])
+	return last > 0 && obs >= d.opts.EscalateFactor*last
+}
+
+func (d *Detector) finding(e *entity, w *features.Window, f features.Feature,
+	ep *EpisodeState, sev uint8, early bool) Finding {
+	obs, thr := w.V[f], float64(e.thr[f])
+	excess := ep.Excess
+	if early {
+		excess += max(0, w.V[features.Messages]-float64(ep.Exp))
+	}
+	return Finding{
+		Kind:        w.Kind,
+		Key:         w.Key,
+		Hint:        w.Hint,
+		Detector:    detectorNames[e.thrDet],
+		Feature:     f.Name(w.Kind),
+		Observed:    obs,
+		Expected:    float64(e.exp[f]),
+		Threshold:   thr,
+		Score:       obs / thr,
+		Severity:    severityName(sev),
+		WindowStart: w.Start,
+		WindowEnd:   w.End,
+		At:          w.Last,
+		Since:       time.Unix(0, ep.Since).UTC(),
+		Excess:      excess,
+		TopPeers:    w.TopPeers(d.opts.TopPeers),
+		Early:       early,
+	}
+}

@@ -1,0 +1,132 @@
+// Package detect judges the windows counted by package features against
+// learned baselines and reports anomalous ones as findings.
+//
+// # Baselines
+//
+// Every token and address has, per feature, an exponentially weighted
+// mean and variance over its windows, empty windows included: a token
+// that pulls 600 messages in one minute a day has a mean of about 0.4 a
+// minute and a large variance, which is what "usually quiet, sometimes
+// busy" looks like. Windows without traffic are never visited; when the
+// entity is next seen the missed windows are applied at once in closed
+// form: with b = 1-alpha, k empty windows leave m·b^k and
+// b^k·(v + m²·(1-b^k)) (TestClosedFormDecay checks this against the
+// step-by-step update). Until an entity has seen 1/alpha windows, window
+// number t weighs 1/(t+1), so the young baseline is the plain mean and
+// variance of what was seen rather than a mean dragged towards its zero
+// start; the same closed form holds with b^k replaced by n/(n+k).
+//
+// HalfLife (default 24h, alpha ≈ 1/2078 per minute) sets the memory: a
+// day of history, so that a token's daily rhythm is in its variance.
+// Beside it each entity keeps a peak, the largest recent window decaying
+// with PeakHalfLife (72h): a nightly export of 3000 messages is
+// remembered at 79% the next night and 1.5 times that covers it.
+//
+// # Thresholds
+//
+// A ready entity's window is anomalous for a feature when the value
+// exceeds
+//
+//	max(mean + Z·sd, Ratio·mean, PeakRatio·peak, MinAbs)
+//
+// where sd is at least sqrt(mean), the Poisson spread of a count, and at
+// least SDFloor. Z = 6 keeps a normal tail at 1e-9 per window, a
+// thousand times under the target of one false alert per thousand
+// token-days (1.44 million windows), which leaves room for real
+// traffic's heavier tails; Ratio = 5 stops a token with a very steady past from alerting at
+// twice its usual volume (platform surges, organic growth); PeakRatio
+// keeps regular heavy windows normal; MinAbs stops a quiet token from
+// alerting over a handful of messages. MinAbs defaults, per minute:
+// tokens 200 messages (a mailbox page or two: exfiltration starts well
+// above), 20 MB, 10 distinct addresses, 3000 requests; addresses 500
+// messages, 30 unauthorized responses, 20 distinct tokens, 3000
+// requests. A zero MinAbs means the feature is learned but never
+// alerted on: errors (status >= 400 but 401) by default for both kinds,
+// since failing requests are an operational signal whose security
+// relevant part, 401 and 403, is the unauthorized feature; and
+// unauthorized for tokens, since a token refused by the API is not
+// pulling anything.
+//
+// Score is Observed/Threshold, which reads the same for every feature and
+// both detectors; a finding is critical from Critical (3) upwards.
+//
+// # New entities
+//
+// An entity is judged against its own baseline once it has been seen for
+// Warmup (1h) and has had WarmupWindows (10) non-empty windows. Before
+// that the "population" detector judges it against the kind's ready
+// entities: per feature, the EWMA over windows (HalfLife 24h) of the
+// mean and variance of log(1+value) over their non-empty windows.
+// Volumes across tenants are roughly log-normal, spanning orders of
+// magnitude, so the log scale is where a mean and a deviation mean
+// something. The threshold is max(exp(mu + PopulationZ·sigma) - 1,
+// PopulationMinFactor·MinAbs). PopulationZ = 4 puts it about 4 sigma
+// above the typical tenant: with a spread of sigma ≈ 1.3 (tenants from 5
+// to 500 messages a minute) that is 10^4 messages a minute, so a new
+// token that starts by downloading a mailbox is caught in its first
+// minute while a new tenant's ordinary first hour, even a large one, is
+// not. The population judges only after PopulationWarmup (300) windows;
+// before that new entities face ColdFactor (10) times MinAbs, so a fresh
+// deployment is not blind to an obvious burst during its first hour.
+//
+// # Early findings
+//
+// Counts in a window only grow, so once a running count exceeds its
+// threshold the closed window will too: Peek, called after each record,
+// reports it then (Early), within seconds of the crossing, and Close does
+// not report that feature of that window again. Thresholds are computed
+// once per window and baseline change, so a Peek is a few comparisons
+// (BenchmarkPeek: under 20 ns).
+//
+// # Learning from anomalies
+//
+// A value above its threshold is learned as the threshold (winsorised),
+// so an incident does not become the norm. A legitimate new level is
+// still learned: each anomalous window raises the peak to the previous
+// threshold, hence the next threshold by PeakRatio, and a tenfold change
+// is normal after about six windows. This is what lets a new nightly
+// export alert once, the first night, and never again. Its cost: a
+// sustained incident also stops being anomalous after some minutes. It
+// has alerted by then, and its episode (below) keeps running.
+//
+// # Cooldown, escalation, episodes
+//
+// Per entity and detector, an alert starts a Cooldown (30m of event
+// time) during which further anomalies of that entity are not reported
+// unless they escalate: a feature reaching EscalateFactor (2) times the
+// value last alerted for it, or the severity rising. A window reported
+// early is measured by its final value once closed, and escalation
+// waits for that close (at most the lateness), otherwise a burst that
+// continues into its next minute would escalate against the value at
+// which it first crossed.
+//
+// An episode starts at the first anomalous window and ends after
+// EpisodeEnd (5) ordinary windows, idle windows included. It freezes the
+// thresholds of its first window: while windows stay above them the
+// episode goes on even after the baseline has adapted. Since is its
+// first window's start; Excess sums, over its windows, the messages
+// above the mean frozen at its start. Cooldowns and episodes are in the
+// Snapshot, so a restart neither forgets an incident nor alerts again.
+//
+// # Memory
+//
+// An entity is a fixed struct of float32 baselines (seven significant
+// digits are plenty for values that move by a fraction of a percent per
+// window) and cached thresholds, with no maps: BenchmarkEntityMemory
+// measures about 230 bytes per token or address, map entry and key
+// included; an ongoing alert adds about 100. Entities unseen for IdleTTL
+// (7 days) are forgotten, except those with KeepWindows (a day) of
+// non-empty windows, kept four times as long: losing a long baseline
+// costs days of relearning and the chance to notice a dormant token
+// waking up, losing a one-off address costs nothing. MaxEntities bounds
+// each kind whatever the churn: over it, short histories go first, then
+// the longest idle.
+//
+// # Limits
+//
+// Windows must come to Close in order of their end, as Advance gives
+// them, and the lateness should not exceed the window: Peek counts
+// windows before the previous one as empty when it decides whether an
+// episode is over. A legitimate heavy pattern alerts once the first time
+// it is seen. Sampled sources undercount distinct peers.
+package detect

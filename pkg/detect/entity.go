@@ -1,0 +1,81 @@
+package detect
+
+import (
+	"github.com/sentinel-project/sentinel/pkg/features"
+)
+
+// The detectors, as indexes of per-detector state.
+const (
+	detEWMA = iota
+	detPopulation
+	numDetectors
+)
+
+var detectorNames = [numDetectors]string{"ewma", "population"}
+
+// entity is what the detector remembers of one token or address. The
+// thresholds for the window being judged are cached, so that judging a
+// record is a few comparisons.
+type entity struct {
+	key    string
+	first  int64 // start of the first window seen, Unix ns
+	last   int64 // end of the last window learned, Unix ns; 0 before
+	n      int64 // windows learned, empty ones included
+	active int64 // non-empty windows learned
+	stats  [features.NumFeatures]stat
+
+	// Cached judgement of the window starting at thrFor: thresholds and
+	// expected values, by the detector thrDet.
+	thrFor int64
+	thr    [features.NumFeatures]float32
+	exp    [features.NumFeatures]float32
+	thrPop uint32 // population version the cache was computed with
+
+	kind   features.Kind
+	thrDet int8
+	gone   bool // evicted: a window still pointing here must look again
+
+	ep [numDetectors]*EpisodeState
+}
+
+// EpisodeState is an entity's alert state for one detector: the cooldown
+// since its last alert, and the ongoing anomalous episode if any.
+type EpisodeState struct {
+	// Cooldown.
+	LastAlert int64                         // event time of the last alert, Unix ns
+	Alerted   [features.NumFeatures]float32 // value last alerted per feature
+	Severity  uint8                         // highest severity alerted in the cooldown
+	// Open is the start of a window reported early that has not closed
+	// yet, 0 when none.
+	Open int64
+
+	// Episode; Since is 0 when none is ongoing.
+	Since  int64 // start of its first window, Unix ns
+	Quiet  int64 // ordinary windows in a row
+	Excess float64
+	// Thresholds and expected values frozen when the episode began, so
+	// that it keeps counting while the baseline adapts to the traffic.
+	Thr [features.NumFeatures]float32
+	Exp float32 // expected messages
+}
+
+const (
+	sevWarning uint8 = iota + 1
+	sevCritical
+)
+
+func severityName(s uint8) string {
+	if s == sevCritical {
+		return "critical"
+	}
+	return "warning"
+}
+
+func (ep *EpisodeState) inCooldown(at int64, cooldown int64) bool {
+	return ep.LastAlert != 0 && at < ep.LastAlert+cooldown
+}
+
+// idle reports whether the episode state holds nothing worth keeping.
+func (ep *EpisodeState) idle(at int64, cooldown int64) bool {
+	return ep.Since == 0 && !ep.inCooldown(at, cooldown)
+}

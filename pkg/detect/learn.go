@@ -1,0 +1,146 @@
+package detect
+
+import (
+	"math"
+
+	"github.com/sentinel-project/sentinel/pkg/features"
+)
+
+// beginEpisode starts an episode at the window starting at start, freezing
+// the thresholds it is measured against.
+func (d *Detector) beginEpisode(e *entity, ep *EpisodeState, start int64) {
+	ep.Since, ep.Quiet, ep.Excess = start, 0, 0
+	ep.Thr = e.thr
+	ep.Exp = e.exp[features.Messages]
+}
+
+// beginEpisodeEarly starts an episode for a window reported early unless
+// one is still going on. The window just before may still be open, so
+// it does not count as quiet yet.
+func (d *Detector) beginEpisodeEarly(e *entity, ep *EpisodeState, start int64, r *rates) {
+	if ep.Since != 0 && ep.Quiet+max(idleWindows(e, start, r)-1, 0) < int64(d.opts.EpisodeEnd) {
+		return
+	}
+	d.beginEpisode(e, ep, start)
+}
+
+func (d *Detector) endEpisode(ep *EpisodeState) {
+	ep.Since, ep.Quiet, ep.Excess = 0, 0, 0
+}
+
+// settle counts k windows without traffic as ordinary for every episode.
+func (d *Detector) settle(e *entity, k int64) {
+	if k == 0 {
+		return
+	}
+	for _, ep := range e.ep {
+		if ep == nil || ep.Since == 0 {
+			continue
+		}
+		ep.Quiet += k
+		if ep.Quiet >= int64(d.opts.EpisodeEnd) {
+			d.endEpisode(ep)
+		}
+	}
+}
+
+// trackEpisode advances the episodes of e with the closed window w. A
+// window continues an episode when it is anomalous, or when it is above
+// the thresholds frozen at the episode's start: the baseline adapts to a
+// sustained incident within minutes, but the incident goes on.
+func (d *Detector) trackEpisode(e *entity, w *features.Window, anomalous uint32) {
+	start := w.Start.UnixNano()
+	for i := range e.ep {
+		judged := int8(i) == e.thrDet
+		if judged && anomalous != 0 {
+			if e.ep[i] == nil {
+				e.ep[i] = &EpisodeState{}
+			}
+			if e.ep[i].Since == 0 {
+				d.beginEpisode(e, e.ep[i], start)
+			}
+		}
+		ep := e.ep[i]
+		if ep == nil || ep.Since == 0 {
+			continue
+		}
+		if judged && (anomalous != 0 || d.aboveFrozen(ep, w)) {
+			ep.Since = min(ep.Since, start)
+			ep.Quiet = 0
+			ep.Excess += max(0, w.V[features.Messages]-float64(ep.Exp))
+			continue
+		}
+		if start > ep.Since {
+			ep.Quiet++
+			if ep.Quiet >= int64(d.opts.EpisodeEnd) {
+				d.endEpisode(ep)
+			}
+		}
+	}
+}
+
+func (d *Detector) aboveFrozen(ep *EpisodeState, w *features.Window) bool {
+	for _, f := range d.alerted[w.Kind] {
+		if w.V[f] > float64(ep.Thr[f]) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropIdleEpisodes frees the alert state of detectors with neither an
+// episode nor a cooldown going on.
+func (d *Detector) dropIdleEpisodes(e *entity, at int64) {
+	for i, ep := range e.ep {
+		if ep != nil && ep.idle(at, d.cooldown) {
+			e.ep[i] = nil
+		}
+	}
+}
+
+// learn folds the closed window w, preceded by k empty windows, into e's
+// baseline. Values above their threshold are learned as the threshold
+// (winsorised), so an incident does not become the norm at once; a
+// legitimate new level is learned within a few windows through the peak
+// term (each anomalous window raises the next threshold by PeakRatio).
+func (d *Detector) learn(e *entity, w *features.Window, r *rates, k int64) {
+	var x features.Vector
+	for f := range x {
+		x[f] = min(w.V[f], float64(e.thr[f]))
+	}
+	keep, peakKeep := 1.0, r.peakDecay
+	if k > 0 {
+		keep = r.keep(e.n, k)
+		peakKeep *= math.Pow(r.peakDecay, float64(k))
+	}
+	a := r.weight(e.n + k)
+	for f := range e.stats {
+		s := &e.stats[f]
+		m, v := decayed(float64(s.Mean), float64(s.Var), keep)
+		m, v = step(m, v, x[f], a)
+		peak := max(float64(s.Peak)*peakKeep, x[f])
+		*s = stat{float32(m), float32(max(v, 0)), float32(peak)}
+	}
+	e.n += k + 1
+	e.active++
+	e.last = w.End.UnixNano()
+	e.thrFor = math.MinInt64
+	if e.thrDet == detEWMA {
+		d.pop[e.kind].add(&x)
+	}
+}
+
+// foldPopulation folds the windows gathered for earlier ends into the
+// population baselines once a window with a later end arrives.
+func (d *Detector) foldPopulation(end int64) {
+	for k := range d.pop {
+		p := &d.pop[k]
+		if end <= p.PendEnd {
+			continue
+		}
+		if p.fold(&d.popRates) {
+			d.popVer++
+		}
+		p.PendEnd = end
+	}
+}

@@ -1,0 +1,188 @@
+package detect
+
+import (
+	"time"
+
+	"github.com/sentinel-project/sentinel/pkg/features"
+)
+
+// Options tunes a Detector. DefaultOptions documents every default; New
+// replaces zero fields by them, so a caller sets only what it changes.
+type Options struct {
+	// HalfLife is the half-life, in event time, of an entity's baseline
+	// (mean and variance per window). Default 24h: yesterday's minutes
+	// weigh half as much as today's.
+	HalfLife time.Duration
+	// PeakHalfLife is the half-life of the remembered peak window.
+	// Default 72h, so a heavy minute seen once a day (a nightly export)
+	// is still remembered at 79% the next night.
+	PeakHalfLife time.Duration
+
+	// Z is how many standard deviations above its mean a window must be
+	// to be anomalous. Default 6.
+	Z float64
+	// Ratio: a window is never anomalous below Ratio times the mean.
+	// Default 5.
+	Ratio float64
+	// PeakRatio: a window is never anomalous below PeakRatio times the
+	// remembered peak. Default 1.5.
+	PeakRatio float64
+	// SDFloor is the smallest standard deviation assumed. Default 1.
+	SDFloor float64
+	// MinAbs are per kind and feature the volumes under which a window is
+	// never anomalous, whatever its history. A zero MinAbs means the
+	// feature is learned but never alerted on for that kind. A kind whose
+	// MinAbs are all zero takes the defaults.
+	MinAbs [features.NumKinds]features.Vector
+	// Critical: a finding is critical when the observed value is at least
+	// Critical times the threshold. Default 3.
+	Critical float64
+
+	// Warmup is how long, in event time, an entity must have been seen
+	// before it is judged against its own history. Default 1h.
+	Warmup time.Duration
+	// WarmupWindows is how many non-empty windows it must also have had.
+	// Default 10.
+	WarmupWindows int
+
+	// PopulationHalfLife is the half-life of the population baselines.
+	// Default 24h.
+	PopulationHalfLife time.Duration
+	// PopulationZ is how many standard deviations of log(1+value) above
+	// the population's mean a new entity's window must be. Default 4.
+	PopulationZ float64
+	// PopulationMinFactor multiplies MinAbs for entities judged by the
+	// population. Default 2.
+	PopulationMinFactor float64
+	// PopulationWarmup is how many windows of ready entities a kind's
+	// population must have learned before it judges. Default 300.
+	PopulationWarmup int
+	// ColdFactor multiplies MinAbs to judge new entities while the
+	// population is still warming up, so that a fresh deployment is not
+	// blind to an obvious burst. Default 10.
+	ColdFactor float64
+
+	// Cooldown is how long, in event time, after an alert an entity stays
+	// quiet for that detector unless the incident escalates. Default 30m.
+	Cooldown time.Duration
+	// EscalateFactor: during the cooldown, a feature alerts again when its
+	// value reaches EscalateFactor times the value last alerted. Default 2.
+	EscalateFactor float64
+	// EpisodeEnd is how many ordinary windows in a row end an episode.
+	// Default 5.
+	EpisodeEnd int
+
+	// IdleTTL is how long, in event time, an entity may go unseen before
+	// it is forgotten; entities with at least KeepWindows non-empty
+	// windows are kept four times as long. Default 7 days.
+	IdleTTL time.Duration
+	// KeepWindows: see IdleTTL. Default 1440 (a day of active minutes).
+	KeepWindows int
+	// MaxEntities bounds the entities remembered per kind; beyond it the
+	// longest idle, shortest histories are forgotten first. Default 1M.
+	MaxEntities int
+	// SweepEvery is how often, in event time, idle entities are looked
+	// for. Default 1h.
+	SweepEvery time.Duration
+
+	// TopPeers is how many peers a finding lists. Default 5.
+	TopPeers int
+}
+
+// DefaultOptions returns the defaults, reasoned about in the package
+// documentation.
+func DefaultOptions() Options {
+	return Options{
+		HalfLife:            24 * time.Hour,
+		PeakHalfLife:        72 * time.Hour,
+		Z:                   6,
+		Ratio:               5,
+		PeakRatio:           1.5,
+		SDFloor:             1,
+		MinAbs:              defaultMinAbs(),
+		Critical:            3,
+		Warmup:              time.Hour,
+		WarmupWindows:       10,
+		PopulationHalfLife:  24 * time.Hour,
+		PopulationZ:         4,
+		PopulationMinFactor: 2,
+		PopulationWarmup:    300,
+		ColdFactor:          10,
+		Cooldown:            30 * time.Minute,
+		EscalateFactor:      2,
+		EpisodeEnd:          5,
+		IdleTTL:             7 * 24 * time.Hour,
+		KeepWindows:         1440,
+		MaxEntities:         1_000_000,
+		SweepEvery:          time.Hour,
+		TopPeers:            5,
+	}
+}
+
+func defaultMinAbs() [features.NumKinds]features.Vector {
+	var m [features.NumKinds]features.Vector
+	m[features.Token] = features.Vector{
+		features.Requests: 3000, // 50 requests a second
+		features.Messages: 200,
+		features.Bytes:    20e6,
+		features.Peers:    10, // distinct addresses
+	}
+	m[features.IP] = features.Vector{
+		features.Requests:     3000,
+		features.Messages:     500,
+		features.Unauthorized: 30,
+		features.Peers:        20, // distinct tokens
+	}
+	return m
+}
+
+// withDefaults fills zero fields from DefaultOptions.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	setDur(&o.HalfLife, d.HalfLife)
+	setDur(&o.PeakHalfLife, d.PeakHalfLife)
+	setF(&o.Z, d.Z)
+	setF(&o.Ratio, d.Ratio)
+	setF(&o.PeakRatio, d.PeakRatio)
+	setF(&o.SDFloor, d.SDFloor)
+	for k := range o.MinAbs {
+		if o.MinAbs[k] == (features.Vector{}) {
+			o.MinAbs[k] = d.MinAbs[k]
+		}
+	}
+	setF(&o.Critical, d.Critical)
+	setDur(&o.Warmup, d.Warmup)
+	setInt(&o.WarmupWindows, d.WarmupWindows)
+	setDur(&o.PopulationHalfLife, d.PopulationHalfLife)
+	setF(&o.PopulationZ, d.PopulationZ)
+	setF(&o.PopulationMinFactor, d.PopulationMinFactor)
+	setInt(&o.PopulationWarmup, d.PopulationWarmup)
+	setF(&o.ColdFactor, d.ColdFactor)
+	setDur(&o.Cooldown, d.Cooldown)
+	setF(&o.EscalateFactor, d.EscalateFactor)
+	setInt(&o.EpisodeEnd, d.EpisodeEnd)
+	setDur(&o.IdleTTL, d.IdleTTL)
+	setInt(&o.KeepWindows, d.KeepWindows)
+	setInt(&o.MaxEntities, d.MaxEntities)
+	setDur(&o.SweepEvery, d.SweepEvery)
+	setInt(&o.TopPeers, d.TopPeers)
+	return o
+}
+
+func setDur(p *time.Duration, d time.Duration) {
+	if *p <= 0 {
+		*p = d
+	}
+}
+
+func setF(p *float64, d float64) {
+	if !(*p > 0) {
+		*p = d
+	}
+}
+
+func setInt(p *int, d int) {
+	if *p <= 0 {
+		*p = d
+	}
+}

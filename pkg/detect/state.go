@@ -1,0 +1,98 @@
+package detect
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/sentinel-project/sentinel/pkg/features"
+)
+
+// DetState is a Detector's learned state, cooldowns and episodes
+// included, so that a restart neither relearns nor re-alerts. It encodes
+// with encoding/gob. Times are Unix nanoseconds.
+type DetState struct {
+	Entities   []EntityState // by Kind, then Key
+	Population [features.NumKinds]PopulationState
+	PopVersion uint32
+	LastSweep  int64
+}
+
+// EntityState is one entity's state in a DetState.
+type EntityState struct {
+	Kind            features.Kind
+	Key             string
+	First, Last     int64
+	N, Active       int64
+	Mean, Var, Peak [features.NumFeatures]float32
+	// The alert state of each detector, nil when idle.
+	EWMA, Population *EpisodeState
+}
+
+// Snapshot returns a copy of the detector's state.
+func (d *Detector) Snapshot() DetState {
+	s := DetState{Population: d.pop, PopVersion: d.popVer, LastSweep: d.lastSweep}
+	for k := range d.ents {
+		for _, e := range d.ents[k] {
+			s.Entities = append(s.Entities, e.state())
+		}
+	}
+	slices.SortFunc(s.Entities, func(a, b EntityState) int {
+		if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
+	return s
+}
+
+func (e *entity) state() EntityState {
+	s := EntityState{
+		Kind: e.kind, Key: e.key, First: e.first, Last: e.last,
+		N: e.n, Active: e.active,
+		EWMA:       copyEpisode(e.ep[detEWMA]),
+		Population: copyEpisode(e.ep[detPopulation]),
+	}
+	for f, st := range e.stats {
+		s.Mean[f], s.Var[f], s.Peak[f] = st.Mean, st.Var, st.Peak
+	}
+	return s
+}
+
+func copyEpisode(ep *EpisodeState) *EpisodeState {
+	if ep == nil {
+		return nil
+	}
+	c := *ep
+	return &c
+}
+
+// Restore replaces the detector's state by s. It fails, leaving the
+// detector empty, when s holds an entity of unknown kind.
+func (d *Detector) Restore(s DetState) error {
+	*d = *New(d.opts)
+	for i := range s.Entities {
+		es := &s.Entities[i]
+		if es.Kind >= features.NumKinds {
+			*d = *New(d.opts)
+			return fmt.Errorf("restoring detector entity %d: unknown kind %d", i, es.Kind)
+		}
+		d.ents[es.Kind][es.Key] = restoreEntity(es)
+	}
+	d.pop, d.popVer, d.lastSweep = s.Population, s.PopVersion, s.LastSweep
+	return nil
+}
+
+func restoreEntity(s *EntityState) *entity {
+	e := &entity{
+		key: s.Key, kind: s.Kind, first: s.First, last: s.Last,
+		n: s.N, active: s.Active, thrFor: math.MinInt64,
+	}
+	e.ep[detEWMA] = copyEpisode(s.EWMA)
+	e.ep[detPopulation] = copyEpisode(s.Population)
+	for f := range e.stats {
+		e.stats[f] = stat{s.Mean[f], s.Var[f], s.Peak[f]}
+	}
+	return e
+}

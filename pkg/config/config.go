@@ -1,0 +1,216 @@
+// Package config reads sentinel's YAML configuration. It parses strictly
+// (an unknown key is an error), then validates, reporting the field that
+// is wrong and what it allows. Defaults live here and nowhere else, so
+// sentinel works without any file.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sentinel-project/sentinel/pkg/ingest"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// StateDir holds checkpoints and the alert journal.
+	StateDir string `yaml:"state_dir"`
+	// CheckpointInterval is how often learned state and file positions
+	// are saved; they are also saved on a clean stop.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	Sources            []Source      `yaml:"sources"`
+	// Format, Mapping and Pull apply to sources that do not set their own,
+	// including those named on the command line.
+	Format  string            `yaml:"format"`
+	Mapping *ingest.Mapping   `yaml:"mapping"`
+	Pull    []ingest.PullRule `yaml:"pull"`
+	Windows Windows           `yaml:"windows"`
+	Detect  Detect            `yaml:"detect"`
+	Alerts  Alerts            `yaml:"alerts"`
+	// Labels names keys: token fingerprint (or address) to a label such as
+	// the tenant, shown in alerts.
+	Labels map[string]string `yaml:"labels"`
+	Log    Log               `yaml:"log"`
+
+	hash string
+}
+
+// Source is one place request logs come from.
+type Source struct {
+	// Path is a file, a glob, or "-" for standard input.
+	Path string `yaml:"path"`
+	// Format is a preset name (see ingest.PresetNames); canonical by
+	// default. Mapping fields given override the preset's.
+	Format  string            `yaml:"format"`
+	Mapping *ingest.Mapping   `yaml:"mapping"`
+	Pull    []ingest.PullRule `yaml:"pull"`
+}
+
+// Windows sets the event-time windows features are counted in.
+type Windows struct {
+	Size     time.Duration `yaml:"size"`
+	Lateness time.Duration `yaml:"lateness"`
+}
+
+// Detect tunes the baseline detectors. Zero values take the defaults.
+type Detect struct {
+	Warmup      time.Duration `yaml:"warmup"`
+	Cooldown    time.Duration `yaml:"cooldown"`
+	HalfLife    time.Duration `yaml:"half_life"`
+	Z           float64       `yaml:"z"`
+	Ratio       float64       `yaml:"ratio"`
+	PeakRatio   float64       `yaml:"peak_ratio"`
+	PopulationZ float64       `yaml:"population_z"`
+	// MinMessages is the fewest messages a token must pull in one window
+	// before it can alert on volume, however quiet it usually is.
+	MinMessages float64 `yaml:"min_messages"`
+	// IdleTTL is how long an entity may be silent before it is forgotten.
+	IdleTTL time.Duration `yaml:"idle_ttl"`
+}
+
+// Alerts configures where alerts go.
+type Alerts struct {
+	// Horizon: alerts whose event time is older than this go to the file
+	// and stdout sinks only, never to Slack or webhooks, so reading a
+	// backlog does not page anyone about old events.
+	Horizon time.Duration `yaml:"horizon"`
+	Sinks   []Sink        `yaml:"sinks"`
+}
+
+// Sink is one alert destination.
+type Sink struct {
+	// Type is stdout, file, webhook or slack.
+	Type string `yaml:"type"`
+	// Path is the file of a file sink.
+	Path string `yaml:"path"`
+	// URL of a webhook or Slack incoming webhook. "${NAME}" reads it
+	// from the environment, which keeps the secret out of the file.
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+	Timeout time.Duration     `yaml:"timeout"`
+}
+
+// Log sets sentinel's own logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // auto, json, console
+}
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+// Load reads, checks and completes the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads a configuration from YAML, strictly, and validates it.
+func Parse(data []byte) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parsing configuration: %w", err)
+	}
+	if err := c.expandEnv(); err != nil {
+		return nil, err
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	c.hash = hex.EncodeToString(sum[:8])
+	return c, nil
+}
+
+// Hash identifies the configuration's text, for evidence and logs.
+func (c *Config) Hash() string {
+	if c.hash == "" {
+		return "default"
+	}
+	return c.hash
+}
+
+func (c *Config) applyDefaults() {
+	setDefault(&c.StateDir, "sentinel-state")
+	if dir := os.Getenv("STATE_DIRECTORY"); dir != "" && c.StateDir == "sentinel-state" {
+		// systemd's StateDirectory= sets this.
+		c.StateDir = dir
+	}
+	setDefault(&c.CheckpointInterval, 30*time.Second)
+	setDefault(&c.Format, "canonical")
+	setDefault(&c.Windows.Size, time.Minute)
+	setDefault(&c.Windows.Lateness, 30*time.Second)
+	setDefault(&c.Alerts.Horizon, 15*time.Minute)
+	if len(c.Alerts.Sinks) == 0 {
+		c.Alerts.Sinks = []Sink{{Type: "stdout"}}
+	}
+	for i := range c.Alerts.Sinks {
+		setDefault(&c.Alerts.Sinks[i].Timeout, 10*time.Second)
+	}
+	setDefault(&c.Log.Level, "info")
+	setDefault(&c.Log.Format, "auto")
+}
+
+func setDefault[T comparable](field *T, value T) {
+	var zero T
+	if *field == zero {
+		*field = value
+	}
+}
+
+var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
+
+// expandEnv replaces "${NAME}" in secret-bearing fields by the variable's
+// value. Only whole values are expanded, so a "$" inside a URL is safe.
+func (c *Config) expandEnv() error {
+	for i := range c.Alerts.Sinks {
+		s := &c.Alerts.Sinks[i]
+		field := fmt.Sprintf("alerts.sinks[%d]", i)
+		if err := expandValue(&s.URL, field+".url"); err != nil {
+			return err
+		}
+		for k, v := range s.Headers {
+			if err := expandValue(&v, field+".headers."+k); err != nil {
+				return err
+			}
+			s.Headers[k] = v
+		}
+	}
+	return nil
+}
+
+func expandValue(v *string, field string) error {
+	m := envRef.FindStringSubmatch(*v)
+	if m == nil {
+		return nil
+	}
+	val, ok := os.LookupEnv(m[1])
+	if !ok || val == "" {
+		return fmt.Errorf("%s: environment variable %s is not set", field, m[1])
+	}
+	*v = val
+	return nil
+}

@@ -1,0 +1,144 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsWorkWithoutFile(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	if c.Windows.Size != time.Minute || c.Alerts.Horizon != 15*time.Minute {
+		t.Fatalf("unexpected defaults: window %v, horizon %v", c.Windows.Size, c.Alerts.Horizon)
+	}
+	if len(c.Alerts.Sinks) != 1 || c.Alerts.Sinks[0].Type != "stdout" {
+		t.Fatalf("default sinks = %+v, want stdout only", c.Alerts.Sinks)
+	}
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Format != "canonical" {
+		t.Fatalf("format = %q, want canonical", c.Format)
+	}
+}
+
+func TestMistakesNameTheField(t *testing.T) {
+	cases := []struct {
+		name, yaml, field, allowed string
+	}{
+		{"unknown key", "windoes:\n  size: 1m\n", "windoes", "not found"},
+		{"unknown nested key", "windows:\n  sise: 1m\n", "sise", "not found"},
+		{"bad sink type", "alerts:\n  sinks:\n    - type: pager\n", "alerts.sinks[0].type", "stdout, file, webhook, slack"},
+		{"file sink without path", "alerts:\n  sinks:\n    - type: file\n", "alerts.sinks[0].path", "path"},
+		{"slack without url", "alerts:\n  sinks:\n    - type: slack\n", "alerts.sinks[0].url", "http"},
+		{"window too long", "windows:\n  size: 2h\n", "windows.size", "1s to 1h"},
+		{"bad format", "format: syslog\n", "format", "caddy"},
+		{"empty source path", "sources:\n  - format: caddy\n", "sources[0].path", "glob"},
+		{"negative z", "detect:\n  z: -1\n", "detect.z", "positive"},
+		{"ratio below one", "detect:\n  ratio: 0.5\n", "detect.ratio", "1 or more"},
+		{"log level", "log:\n  level: loud\n", "log.level", "debug, info"},
+		{"bad duration", "windows:\n  size: soon\n", "soon", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.field) || !strings.Contains(msg, tc.allowed) {
+				t.Fatalf("error %q does not name %q and %q", msg, tc.field, tc.allowed)
+			}
+		})
+	}
+}
+
+func TestFieldErrorType(t *testing.T) {
+	_, err := Parse([]byte("alerts:\n  sinks:\n    - type: pager\n"))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "alerts.sinks[0].type" {
+		t.Fatalf("got %v, want a FieldError for alerts.sinks[0].type", err)
+	}
+}
+
+func TestSecretsFromEnvironment(t *testing.T) {
+	const secret = "https://hooks.example.com/services/T000/B000/XXXXSECRET"
+	t.Setenv("TEST_SLACK_URL", secret)
+	c, err := Parse([]byte("alerts:\n  sinks:\n    - type: slack\n      url: ${TEST_SLACK_URL}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Alerts.Sinks[0].URL != secret {
+		t.Fatalf("url not expanded: %q", c.Alerts.Sinks[0].URL)
+	}
+}
+
+func TestMissingEnvironmentVariable(t *testing.T) {
+	_, err := Parse([]byte("alerts:\n  sinks:\n    - type: webhook\n      url: ${SENTINEL_TEST_UNSET_VAR}\n"))
+	if err == nil || !strings.Contains(err.Error(), "alerts.sinks[0].url") || !strings.Contains(err.Error(), "SENTINEL_TEST_UNSET_VAR") {
+		t.Fatalf("got %v, want the field and the variable named", err)
+	}
+}
+
+func TestInvalidURLIsNotPrinted(t *testing.T) {
+	const secret = "hooks.example.com/services/T000/B000/XXXXSECRET"
+	_, err := Parse([]byte("alerts:\n  sinks:\n    - type: slack\n      url: " + secret + "\n"))
+	if err == nil {
+		t.Fatal("accepted a URL without a scheme")
+	}
+	if strings.Contains(err.Error(), "XXXXSECRET") {
+		t.Fatalf("error reveals the URL: %v", err)
+	}
+}
+
+func TestSourceOverridesPreset(t *testing.T) {
+	c, err := Parse([]byte(`
+sources:
+  - path: /var/log/caddy/access.log
+    format: caddy
+    mapping:
+      token: [request.headers.X-Custom-Key]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, rules, err := c.Resolve(c.Sources[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Token) != 1 || m.Token[0] != "request.headers.X-Custom-Key" {
+		t.Fatalf("token paths = %v, want the override", m.Token)
+	}
+	if len(m.IP) == 0 || len(m.Time.Paths) == 0 {
+		t.Fatalf("override erased the preset's other fields: %+v", m)
+	}
+	if len(rules) == 0 {
+		t.Fatal("no default pull rules for caddy")
+	}
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	path := filepath.Join(filepath.Dir(file), "..", "..", "deploy", "sentinel.yaml")
+	for _, v := range []string{"SENTINEL_SLACK_URL", "SENTINEL_WEBHOOK_URL"} {
+		t.Setenv(v, "https://alerts.example.com/hook")
+	}
+	t.Setenv("SENTINEL_WEBHOOK_AUTH", "Bearer example")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err != nil {
+		t.Fatalf("the shipped example does not load: %v", err)
+	}
+}

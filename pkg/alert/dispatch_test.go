@@ -1,0 +1,416 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fastOpts retries quickly so tests take milliseconds, with a clock that
+// makes sampleAlert fresh.
+func fastOpts() DispatchOptions {
+	return DispatchOptions{
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond,
+		Now: func() time.Time { return t0.Add(3 * time.Minute) },
+	}
+}
+
+func closeWithin(t *testing.T, d *Dispatcher, limit time.Duration) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	return d.Close(ctx)
+}
+
+// eventually polls cond until it holds or a deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+// memSink records the alerts it receives.
+type memSink struct {
+	name string
+	mu   sync.Mutex
+	got  []Alert
+}
+
+func (s *memSink) Name() string { return s.name }
+
+func (s *memSink) Send(_ context.Context, a *Alert) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = append(s.got, *a)
+	return nil
+}
+
+func (s *memSink) keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var k []string
+	for _, a := range s.got {
+		k = append(k, a.Key)
+	}
+	return k
+}
+
+// blockingSink holds every Send until released or cancelled.
+type blockingSink struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func newBlockingSink() *blockingSink {
+	return &blockingSink{started: make(chan struct{}, 100), release: make(chan struct{})}
+}
+
+func (s *blockingSink) Name() string { return "blocking" }
+
+func (s *blockingSink) Send(ctx context.Context, _ *Alert) error {
+	s.started <- struct{}{}
+	select {
+	case <-s.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lineWriter hands each write to a channel, so a test can wait for
+// output without sleeping.
+type lineWriter chan string
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	w <- string(p)
+	return len(p), nil
+}
+
+// syncBuffer is a log destination safe for the sink goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) count(s string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Count(b.b.String(), s)
+}
+
+func TestDispatchHonoursRetryAfter(t *testing.T) {
+	rec := newRecorder(t, status(429, "Retry-After", "1"), status(200))
+	d := NewDispatcher([]SinkSpec{{Sink: newTestWebhook(t, rec.url()), Push: true}}, fastOpts())
+	d.Send(sampleAlert())
+	if err := closeWithin(t, d, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	reqs := rec.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want 2", len(reqs))
+	}
+	if gap := reqs[1].at.Sub(reqs[0].at); gap < time.Second {
+		t.Errorf("retried after %v, before the 1s the server asked for", gap)
+	}
+	if got := d.Stats()["webhook"]; got.Sent != 1 || got.Failed != 0 {
+		t.Errorf("stats %+v", got)
+	}
+}
+
+func TestDispatchRetries(t *testing.T) {
+	tests := []struct {
+		name     string
+		script   []func(http.ResponseWriter, *http.Request)
+		requests int
+		sent     uint64
+	}{
+		{"500 then success", []func(http.ResponseWriter, *http.Request){status(500), status(502), status(200)}, 3, 1},
+		{"400 is final", []func(http.ResponseWriter, *http.Request){status(400), status(200)}, 1, 0},
+		{"retries run out", []func(http.ResponseWriter, *http.Request){status(503)}, 3, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t, tc.script...)
+			opts := fastOpts()
+			opts.MaxRetries = 2
+			d := NewDispatcher([]SinkSpec{{Sink: newTestWebhook(t, rec.url()), Push: true}}, opts)
+			d.Send(sampleAlert())
+			if err := closeWithin(t, d, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			reqs := rec.requests()
+			if len(reqs) != tc.requests {
+				t.Errorf("%d requests, want %d", len(reqs), tc.requests)
+			}
+			st := d.Stats()["webhook"]
+			if st.Sent != tc.sent || st.Failed != 1-tc.sent {
+				t.Errorf("stats %+v", st)
+			}
+			for i := 1; i < len(reqs); i++ {
+				if gap := reqs[i].at.Sub(reqs[i-1].at); gap < opts.MinBackoff || gap > time.Second {
+					t.Errorf("retry %d after %v, want within backoff bounds", i, gap)
+				}
+			}
+		})
+	}
+}
+
+func TestDispatchDeadEndpointDoesNotBlockSend(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + secretPath
+	srv.Close()
+	logs := &syncBuffer{}
+	opts := fastOpts()
+	opts.QueueLen = 4
+	opts.MaxRetries = 3
+	opts.Logger = zerolog.New(logs)
+	d := NewDispatcher([]SinkSpec{{Sink: newTestWebhook(t, url), Push: true}}, opts)
+	const n = 200
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		d.Send(sampleAlert())
+	}
+	// Delivering in line would take n × 3 backoffs of at least 10ms.
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("%d Sends took %v", n, took)
+	}
+	if err := closeWithin(t, d, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st := d.Stats()["webhook"]
+	if st.Sent != 0 || st.Failed == 0 || st.Dropped == 0 || st.Failed+st.Dropped != n {
+		t.Errorf("stats %+v, want every alert failed or dropped, some of each", st)
+	}
+	if c := logs.count("alert delivery failed"); c != 1 {
+		t.Errorf("failure logged %d times, want once", c)
+	}
+	if strings.Contains(logs.b.String(), "SECRET") {
+		t.Error("log reveals the webhook URL")
+	}
+}
+
+func TestDispatchSlowSinkDoesNotDelayOthers(t *testing.T) {
+	release := make(chan struct{})
+	rec := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	out := make(lineWriter, 10)
+	d := NewDispatcher([]SinkSpec{
+		{Sink: newTestWebhook(t, rec.url()), Push: true},
+		{Sink: NewWriterSink("stdout", out)},
+	}, fastOpts())
+	for i := 0; i < 3; i++ {
+		d.Send(sampleAlert())
+	}
+	timeout := time.After(5 * time.Second)
+	for i := 0; i < 3; i++ {
+		select {
+		case <-out:
+		case <-timeout:
+			t.Fatalf("stdout got %d of 3 alerts while the webhook hung", i)
+		}
+	}
+	close(release)
+	if err := closeWithin(t, d, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Stats(); st["webhook"].Sent != 3 || st["stdout"].Sent != 3 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestDispatchHorizon(t *testing.T) {
+	now := t0.Add(time.Hour)
+	at := func(ago time.Duration, key string) *Alert {
+		a := sampleAlert()
+		a.At, a.Key = now.Add(-ago), key
+		return a
+	}
+	tests := []struct {
+		name     string
+		horizon  time.Duration
+		wantPush []string
+	}{
+		{"default", 0, []string{"fresh", "edge"}},
+		{"short", 30 * time.Second, nil},
+		{"disabled", -1, []string{"old", "fresh", "edge", "older"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			push, record := &memSink{name: "push"}, &memSink{name: "record"}
+			opts := fastOpts()
+			opts.Horizon = tc.horizon
+			opts.Now = func() time.Time { return now }
+			d := NewDispatcher([]SinkSpec{{Sink: push, Push: true}, {Sink: record}}, opts)
+			d.Send(at(20*time.Minute, "old"))
+			d.Send(at(time.Minute, "fresh"))
+			d.Send(at(15*time.Minute, "edge")) // exactly at the horizon: still pushed
+			d.Send(at(15*time.Minute+time.Second, "older"))
+			if err := closeWithin(t, d, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(push.keys(), ","); got != strings.Join(tc.wantPush, ",") {
+				t.Errorf("pushed %q, want %q", got, tc.wantPush)
+			}
+			if got := record.keys(); len(got) != 4 {
+				t.Errorf("recorded %v, want all 4", got)
+			}
+			st := d.Stats()
+			if st["push"].Stale != uint64(4-len(tc.wantPush)) || st["record"].Stale != 0 {
+				t.Errorf("stale counts %+v", st)
+			}
+		})
+	}
+}
+
+func TestDispatchQueueFullDropsAndLogsOnce(t *testing.T) {
+	sink := newBlockingSink()
+	logs := &syncBuffer{}
+	opts := fastOpts()
+	opts.QueueLen = 2
+	opts.Logger = zerolog.New(logs)
+	d := NewDispatcher([]SinkSpec{{Sink: sink, Push: true}}, opts)
+	d.Send(sampleAlert())
+	<-sink.started // the worker holds one; the queue is empty
+	for i := 0; i < 10; i++ {
+		d.Send(sampleAlert())
+	}
+	if st := d.Stats()["blocking"]; st.Dropped != 8 || st.Queued != 2 {
+		t.Errorf("stats %+v, want 8 dropped and 2 queued", st)
+	}
+	if c := logs.count("alert queue full"); c != 1 {
+		t.Errorf("queue full logged %d times, want once", c)
+	}
+	close(sink.release)
+	eventually(t, "the queue to drain", func() bool { return d.Stats()["blocking"].Sent == 3 })
+	d.Send(sampleAlert())
+	if c := logs.count("alert queue has room again"); c != 1 {
+		t.Errorf("recovery logged %d times, want once", c)
+	}
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Stats()["blocking"]; st.Sent != 4 || st.Dropped != 8 {
+		t.Errorf("final stats %+v", st)
+	}
+}
+
+func TestDispatchCloseDeadlineCancels(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	sink := newBlockingSink()
+	d := NewDispatcher([]SinkSpec{{Sink: sink}}, fastOpts())
+	for i := 0; i < 3; i++ {
+		d.Send(sampleAlert())
+	}
+	<-sink.started
+	err := closeWithin(t, d, 50*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close = %v, want a deadline error", err)
+	}
+	if st := d.Stats()["blocking"]; st.Failed != 1 || st.Dropped != 2 || st.Sent != 0 {
+		t.Errorf("stats %+v, want the one in flight failed, two dropped", st)
+	}
+	d.Send(sampleAlert()) // after Close: ignored, no panic
+	if err := d.Close(context.Background()); err == nil {
+		t.Error("second Close succeeded")
+	}
+}
+
+// flakySink fails with plain errors, which count as retryable.
+type flakySink struct {
+	mu    sync.Mutex
+	fails int
+	calls int
+}
+
+func (s *flakySink) Name() string { return "flaky" }
+
+func (s *flakySink) Send(context.Context, *Alert) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.calls <= s.fails {
+		return fmt.Errorf("attempt %d failed", s.calls)
+	}
+	return nil
+}
+
+func TestDispatchRetriesPlainErrorsAndNamesDuplicates(t *testing.T) {
+	a, b := &flakySink{fails: 2}, &flakySink{}
+	d := NewDispatcher([]SinkSpec{{Sink: a}, {Sink: b}}, fastOpts())
+	d.Send(sampleAlert())
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st := d.Stats()
+	if st["flaky"].Sent != 1 || st["flaky#2"].Sent != 1 || a.calls != 3 {
+		t.Errorf("stats %+v, calls %d", st, a.calls)
+	}
+}
+
+func TestBackoffBounds(t *testing.T) {
+	d := &Dispatcher{opts: DispatchOptions{MinBackoff: time.Second, MaxBackoff: time.Minute}}
+	for attempt := 0; attempt < 70; attempt++ {
+		step := min(time.Second<<min(attempt, 10), time.Minute)
+		for i := 0; i < 20; i++ {
+			got := d.backoff(attempt, 0)
+			if got < max(step/2, time.Second) || got > step {
+				t.Fatalf("attempt %d: backoff %v outside [%v, %v]", attempt, got, step/2, step)
+			}
+		}
+		if got := d.backoff(attempt, 5*time.Minute); got != 5*time.Minute {
+			t.Fatalf("attempt %d: backoff %v ignores Retry-After", attempt, got)
+		}
+	}
+}
+
+func TestDispatchLogsFailureAndRecoveryOnce(t *testing.T) {
+	logs := &syncBuffer{}
+	opts := fastOpts()
+	opts.MaxRetries = -1 // no retries: each failure is final
+	opts.Logger = zerolog.New(logs)
+	sink := &flakySink{fails: 3}
+	d := NewDispatcher([]SinkSpec{{Sink: sink}}, opts)
+	for i := 0; i < 5; i++ {
+		d.Send(sampleAlert())
+	}
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Stats()["flaky"]; st.Failed != 3 || st.Sent != 2 || sink.calls != 5 {
+		t.Errorf("stats %+v, calls %d", st, sink.calls)
+	}
+	if f, r := logs.count("alert delivery failed"), logs.count(`"failed":3,"message":"alert sink recovered"`); f != 1 || r != 1 {
+		t.Errorf("failure logged %d times, recovery with count %d times; want 1 and 1:\n%s", f, r, logs.b.String())
+	}
+}

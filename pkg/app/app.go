@@ -1,0 +1,124 @@
+// Package app turns a configuration into running parts: the logger, the
+// sources and their formats, the engine's options and the alert sinks.
+// It is what the command line calls, so that cmd/sentinel stays a thin
+// layer of flags.
+package app
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"github.com/sentinel-project/sentinel/pkg/alert"
+	"github.com/sentinel-project/sentinel/pkg/config"
+	"github.com/sentinel-project/sentinel/pkg/engine"
+	"github.com/sentinel-project/sentinel/pkg/features"
+)
+
+// Version is set at build time with -ldflags "-X ...app.Version=...".
+var Version = "dev"
+
+// NewLogger builds sentinel's own logger: JSON when w is not a terminal
+// (journald, files), readable text when it is.
+func NewLogger(c config.Log, w io.Writer) zerolog.Logger {
+	level, err := zerolog.ParseLevel(c.Level)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	if c.Format == "console" || (c.Format == "auto" && isTerminal(w)) {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// EngineOptions returns the options shared by replay and live runs.
+func EngineOptions(c *config.Config, log zerolog.Logger) engine.Options {
+	return engine.Options{
+		Features: features.Options{Window: c.Windows.Size, Lateness: c.Windows.Lateness},
+		Detect:   detectOptions(c.Detect),
+		Labels:   c.Labels,
+		Logger:   log,
+	}
+}
+
+// Sources returns the engine sources: the paths given on the command line
+// (read with the top-level format) when there are any, else those of the
+// configuration.
+func Sources(c *config.Config, args []string) ([]engine.Source, error) {
+	if len(args) > 0 {
+		f, err := format(c, config.Source{})
+		if err != nil {
+			return nil, err
+		}
+		return []engine.Source{{Paths: args, Format: f}}, nil
+	}
+	if len(c.Sources) == 0 {
+		return nil, fmt.Errorf("no sources: name files on the command line or list them under sources: in the configuration")
+	}
+	out := make([]engine.Source, 0, len(c.Sources))
+	for i, s := range c.Sources {
+		f, err := format(c, s)
+		if err != nil {
+			return nil, fmt.Errorf("sources[%d]: %w", i, err)
+		}
+		out = append(out, engine.Source{Paths: []string{s.Path}, Format: f})
+	}
+	return out, nil
+}
+
+func format(c *config.Config, s config.Source) (engine.Format, error) {
+	m, rules, err := c.Resolve(s)
+	if err != nil {
+		return engine.Format{}, err
+	}
+	return engine.Format{Mapping: m, Pull: rules}, nil
+}
+
+// Dispatcher builds the configured sinks behind a dispatcher. stdout is
+// where the stdout sink writes.
+func Dispatcher(c *config.Config, stdout io.Writer, log zerolog.Logger) (*alert.Dispatcher, error) {
+	specs := make([]alert.SinkSpec, 0, len(c.Alerts.Sinks))
+	for i, s := range c.Alerts.Sinks {
+		spec, err := sink(s, stdout)
+		if err != nil {
+			return nil, fmt.Errorf("alerts.sinks[%d]: %w", i, err)
+		}
+		specs = append(specs, spec)
+	}
+	opts := alert.DispatchOptions{Horizon: c.Alerts.Horizon, Logger: log}
+	return alert.NewDispatcher(specs, opts), nil
+}
+
+func sink(s config.Sink, stdout io.Writer) (alert.SinkSpec, error) {
+	switch s.Type {
+	case "stdout":
+		return alert.SinkSpec{Sink: alert.NewWriterSink("stdout", stdout)}, nil
+	case "file":
+		fs, err := alert.OpenFileSink(s.Path)
+		if err != nil {
+			return alert.SinkSpec{}, err
+		}
+		return alert.SinkSpec{Sink: fs}, nil
+	case "webhook":
+		wh, err := alert.NewWebhook(alert.WebhookOptions{URL: s.URL, Headers: s.Headers, Timeout: s.Timeout, Version: Version})
+		if err != nil {
+			return alert.SinkSpec{}, err
+		}
+		return alert.SinkSpec{Sink: wh, Push: true}, nil
+	case "slack":
+		sl, err := alert.NewSlack(alert.SlackOptions{URL: s.URL, Timeout: s.Timeout, Version: Version})
+		if err != nil {
+			return alert.SinkSpec{}, err
+		}
+		return alert.SinkSpec{Sink: sl, Push: true}, nil
+	}
+	return alert.SinkSpec{}, fmt.Errorf("unknown sink type %q", s.Type)
+}

@@ -1,0 +1,30 @@
+package app
+
+import (
+	"github.com/sentinel-project/sentinel/pkg/config"
+	"github.com/sentinel-project/sentinel/pkg/detect"
+	"github.com/sentinel-project/sentinel/pkg/features"
+)
+
+// detectOptions starts from the detector's defaults and applies what the
+// configuration sets; a zero in the configuration means "the default".
+func detectOptions(c config.Detect) detect.Options {
+	o := detect.DefaultOptions()
+	setIf(&o.Warmup, c.Warmup)
+	setIf(&o.Cooldown, c.Cooldown)
+	setIf(&o.HalfLife, c.HalfLife)
+	setIf(&o.IdleTTL, c.IdleTTL)
+	setIf(&o.Z, c.Z)
+	setIf(&o.Ratio, c.Ratio)
+	setIf(&o.PeakRatio, c.PeakRatio)
+	setIf(&o.PopulationZ, c.PopulationZ)
+	setIf(&o.MinAbs[features.Token][features.Messages], c.MinMessages)
+	return o
+}
+
+func setIf[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
+}

@@ -1,0 +1,146 @@
+// Package engine wires sentinel's stages together: lines from ingest are
+// parsed into records, counted into windows by features, judged by detect,
+// and the findings turned into alerts. One goroutine owns all learned
+// state (the core), so the same lines in the same order always give the
+// same alerts, whether replayed or followed live.
+package engine
+
+import (
+	"math"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sentinel-project/sentinel/pkg/alert"
+	"github.com/sentinel-project/sentinel/pkg/detect"
+	"github.com/sentinel-project/sentinel/pkg/features"
+	"github.com/sentinel-project/sentinel/pkg/ingest"
+)
+
+// Options are the settings shared by replay and live runs.
+type Options struct {
+	Features features.Options
+	Detect   detect.Options
+	// Labels names keys (token fingerprints or addresses), e.g. tenants.
+	Labels map[string]string
+	Logger zerolog.Logger
+}
+
+// core applies records to the features and detectors, in order, and
+// turns findings into alerts. It is not safe for concurrent use.
+type core struct {
+	opts Options
+	agg  *features.Aggregator
+	det  *detect.Detector
+	emit func(*alert.Alert)
+
+	maxEvent time.Time // latest event time applied
+	closeAt  time.Time // event time at which the next window closes
+	stats    *Stats
+}
+
+func newCore(opts Options, emit func(*alert.Alert)) *core {
+	return &core{
+		opts:  opts,
+		agg:   features.New(opts.Features),
+		det:   detect.New(opts.Detect),
+		emit:  emit,
+		stats: newStats(),
+	}
+}
+
+// applyParsed applies one parsed batch and accounts for it.
+func (c *core) applyParsed(p *parsed) {
+	src := c.stats.source(p.batch.Source)
+	src.Lines += int64(len(p.batch.Lines))
+	src.Rejected.add(p.rejects)
+	src.GapBytes += p.batch.Gap
+	for i := range p.recs {
+		if !c.add(&p.recs[i]) {
+			src.Late++
+		}
+	}
+}
+
+// add applies one record; it returns false when the record was too late
+// for its window.
+func (c *core) add(r *ingest.Record) bool {
+	if r.Time.After(c.maxEvent) {
+		c.maxEvent = r.Time
+		if !r.Time.Before(c.closeAt) {
+			c.advance(r.Time.Add(-c.opts.Features.Lateness))
+		}
+	}
+	tok, ip, late := c.agg.Add(r)
+	if late {
+		return false
+	}
+	if tok != nil {
+		c.report(c.det.Peek(tok))
+	}
+	if ip != nil {
+		c.report(c.det.Peek(ip))
+	}
+	return true
+}
+
+// advance closes every window that ends at or before watermark.
+func (c *core) advance(watermark time.Time) {
+	c.agg.Advance(watermark, func(w *features.Window) {
+		c.report(c.det.Close(w))
+	})
+	size := c.opts.Features.Window
+	c.closeAt = watermark.Truncate(size).Add(size + c.opts.Features.Lateness)
+}
+
+// flush closes every open window, as at the end of a replay.
+func (c *core) flush() {
+	if c.maxEvent.IsZero() {
+		return
+	}
+	c.advance(c.maxEvent.Add(c.opts.Features.Window + c.opts.Features.Lateness))
+}
+
+func (c *core) report(findings []detect.Finding) {
+	for i := range findings {
+		a := c.toAlert(&findings[i])
+		c.stats.Alerts++
+		c.emit(a)
+	}
+}
+
+func (c *core) toAlert(f *detect.Finding) *alert.Alert {
+	entity := f.Kind.String()
+	a := &alert.Alert{
+		ID:          alert.NewID(entity, f.Key, f.Detector, f.Feature, f.WindowStart),
+		At:          f.At.UTC(),
+		Entity:      entity,
+		Key:         f.Key,
+		TokenHint:   f.Hint,
+		Label:       c.opts.Labels[f.Key],
+		Detector:    f.Detector,
+		Feature:     f.Feature,
+		Observed:    round(f.Observed, 2),
+		Expected:    round(f.Expected, 2),
+		Score:       round(f.Score, 3),
+		Severity:    f.Severity,
+		WindowStart: f.WindowStart.UTC(),
+		WindowEnd:   f.WindowEnd.UTC(),
+		Since:       f.Since.UTC(),
+		Excess:      round(f.Excess, 0),
+	}
+	if f.Kind == features.Token {
+		a.TopIPs = f.TopPeers
+	} else {
+		a.TopTokens = f.TopPeers
+	}
+	a.Summary = alert.Summarize(a)
+	return a
+}
+
+// round keeps the digits a person reads: baselines are float32 inside the
+// detector, and 1.2365145683288574 says no more than 1.24.
+func round(v float64, digits int) float64 {
+	p := math.Pow10(digits)
+	return math.Round(v*p) / p
+}

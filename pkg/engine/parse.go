@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/sentinel-project/sentinel/pkg/ingest"
+)
+
+// Format is how one source's lines are parsed.
+type Format struct {
+	Mapping ingest.Mapping
+	Pull    []ingest.PullRule
+}
+
+// parsed is a batch after parsing: its records in line order, and the
+// lines rejected, by reason.
+type parsed struct {
+	batch   ingest.Batch
+	recs    []ingest.Record
+	rejects Rejects
+}
+
+// parsers holds one worker's parsers, one per format, since a parser
+// keeps scratch buffers and is not safe for concurrent use.
+type parsers struct {
+	formats []Format
+	formatOf func(source string) int
+	byIndex map[int]*ingest.Parser
+}
+
+func newParsers(formats []Format, formatOf func(string) int) *parsers {
+	return &parsers{formats: formats, formatOf: formatOf, byIndex: make(map[int]*ingest.Parser)}
+}
+
+func (ps *parsers) parse(b ingest.Batch) (*parsed, error) {
+	i := ps.formatOf(b.Source)
+	p, ok := ps.byIndex[i]
+	if !ok {
+		var err error
+		p, err = ingest.NewParser(ps.formats[i].Mapping, ps.formats[i].Pull)
+		if err != nil {
+			return nil, fmt.Errorf("building parser for %s: %w", b.Source, err)
+		}
+		ps.byIndex[i] = p
+	}
+	out := &parsed{batch: b, recs: make([]ingest.Record, 0, len(b.Lines)), rejects: make(Rejects)}
+	var rec ingest.Record
+	for _, line := range b.Lines {
+		if err := p.Parse(line, &rec); err != nil {
+			out.rejects[rejectReason(err)]++
+			continue
+		}
+		out.recs = append(out.recs, rec)
+	}
+	return out, nil
+}
+
+func rejectReason(err error) string {
+	var le *ingest.LineError
+	if errors.As(err, &le) {
+		return le.Reason
+	}
+	return "other"
+}
+
+// parseOrdered parses batches from in on several workers and delivers
+// them on the returned channel in the order they were read, which keeps
+// replay deterministic while using every core. The channel is closed when
+// in is closed and drained, or when ctx is done.
+func parseOrdered(ctx context.Context, in <-chan ingest.Batch, workers int, newWorker func() *parsers) (<-chan *parsed, <-chan error) {
+	type job struct {
+		batch ingest.Batch
+		slot  chan *parsed
+	}
+	jobs := make(chan job, workers)
+	order := make(chan chan *parsed, 2*workers)
+	errc := make(chan error, workers+1)
+
+	go func() {
+		defer close(jobs)
+		defer close(order)
+		for b := range in {
+			slot := make(chan *parsed, 1)
+			select {
+			case order <- slot:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- job{b, slot}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range workers {
+		go func() {
+			ps := newWorker()
+			for j := range jobs {
+				p, err := ps.parse(j.batch)
+				if err != nil {
+					select {
+					case errc <- err:
+					default: // the first error is enough to report
+					}
+					p = &parsed{batch: j.batch, rejects: Rejects{"parser": int64(len(j.batch.Lines))}}
+				}
+				j.slot <- p
+			}
+		}()
+	}
+	out := make(chan *parsed, workers)
+	go func() {
+		defer close(out)
+		for slot := range order {
+			var p *parsed
+			select {
+			case p = <-slot:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case out <- p:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, errc
+}
+
+// formatIndex maps a source name to the index of the format whose path
+// pattern matches it, caching the answer.
+type formatIndex struct {
+	patterns [][]string
+	mu       sync.Mutex
+	cache    map[string]int
+}
+
+func newFormatIndex(sources []Source) *formatIndex {
+	fi := &formatIndex{cache: make(map[string]int)}
+	for _, s := range sources {
+		fi.patterns = append(fi.patterns, s.Paths)
+	}
+	return fi
+}
+
+func (fi *formatIndex) of(source string) int {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	if i, ok := fi.cache[source]; ok {
+		return i
+	}
+	idx := 0
+	for i, pats := range fi.patterns {
+		if matchAny(pats, source) {
+			idx = i
+			break
+		}
+	}
+	fi.cache[source] = idx
+	return idx
+}
+
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if p == name {
+			return true
+		}
+		if ok, _ := filepath.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,266 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sentinel-project/sentinel/pkg/alert"
+	"github.com/sentinel-project/sentinel/pkg/detect"
+	"github.com/sentinel-project/sentinel/pkg/features"
+	"github.com/sentinel-project/sentinel/pkg/ingest"
+	"github.com/sentinel-project/sentinel/pkg/state"
+)
+
+// RunOptions configure a live run.
+type RunOptions struct {
+	Options
+	Sources            []Source
+	StateDir           string
+	CheckpointInterval time.Duration
+	// Warm lists historical files read, in the first source's format,
+	// before following the live ones, when there is no checkpoint yet.
+	Warm []string
+	// Deliver receives each new alert. It is called from the engine's
+	// goroutine and must not block (alert.Dispatcher.Send does not).
+	Deliver func(*alert.Alert)
+	// Ready is called once state is restored and sources are open.
+	Ready func()
+	// Now is the wall clock; time.Now when nil.
+	Now func() time.Time
+	// QuietAfter is how long sources may be silent before windows are
+	// closed by the passing of wall-clock time; default 5s.
+	QuietAfter time.Duration
+}
+
+// checkpoint is everything a restart needs, saved together so that the
+// file positions always match the state that their lines built.
+type checkpoint struct {
+	Saved     time.Time
+	MaxEvent  time.Time
+	Positions map[string]ingest.Position
+	Features  features.AggState
+	Detect    detect.DetState
+}
+
+const (
+	checkpointFile = "checkpoint"
+	journalFile    = "alerts.journal"
+)
+
+// Run follows the sources until ctx is done, then saves state and returns.
+// The lines since the last checkpoint are read again after a crash; the
+// alert journal keeps their alerts from being delivered twice.
+func Run(ctx context.Context, opts RunOptions) error {
+	r, err := newRunner(opts)
+	if err != nil {
+		return err
+	}
+	defer r.journal.Close()
+	if err := r.warm(ctx); err != nil {
+		return err
+	}
+	return r.follow(ctx)
+}
+
+type runner struct {
+	opts      RunOptions
+	log       zerolog.Logger
+	core      *core
+	journal   *state.Journal
+	positions map[string]ingest.Position
+	parsers   *parsers
+	restored  bool
+
+	lastArrival time.Time
+	duplicates  int64
+}
+
+func newRunner(opts RunOptions) (*runner, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.QuietAfter <= 0 {
+		opts.QuietAfter = 5 * time.Second
+	}
+	if err := os.MkdirAll(opts.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	j, err := state.OpenJournal(filepath.Join(opts.StateDir, journalFile), 0)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{opts: opts, log: opts.Logger, journal: j, positions: make(map[string]ingest.Position)}
+	r.core = newCore(opts.Options, r.deliver)
+	fi := newFormatIndex(opts.Sources)
+	r.parsers = newParsers(sourceFormats(opts.Sources), fi.of)
+	if err := r.restore(); err != nil {
+		j.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *runner) restore() error {
+	var cp checkpoint
+	err := state.Load(filepath.Join(r.opts.StateDir, checkpointFile), &cp)
+	if errors.Is(err, state.ErrNoCheckpoint) {
+		r.log.Info().Str("state_dir", r.opts.StateDir).Msg("no checkpoint: reading sources from their beginning")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.core.agg.Restore(cp.Features); err != nil {
+		return fmt.Errorf("restoring windows from checkpoint: %w", err)
+	}
+	if err := r.core.det.Restore(cp.Detect); err != nil {
+		return fmt.Errorf("restoring baselines from checkpoint: %w", err)
+	}
+	r.core.maxEvent = cp.MaxEvent
+	r.positions = cp.Positions
+	r.restored = true
+	r.log.Info().Time("saved", cp.Saved).Time("event_time", cp.MaxEvent).
+		Int("files", len(cp.Positions)).Msg("restored checkpoint")
+	return nil
+}
+
+// deliver passes on an alert not raised before, recording it first.
+func (r *runner) deliver(a *alert.Alert) {
+	fresh, err := r.journal.Record(a.ID)
+	if err != nil {
+		// Deliver anyway: a repeat is better than a lost alert.
+		r.log.Error().Err(err).Msg("recording alert in journal")
+	}
+	if !fresh && err == nil {
+		r.duplicates++
+		return
+	}
+	r.opts.Deliver(a)
+}
+
+// warm replays historical files before the first live run.
+func (r *runner) warm(ctx context.Context) error {
+	if len(r.opts.Warm) == 0 || r.restored || len(r.opts.Sources) == 0 {
+		return nil
+	}
+	src := Source{Paths: r.opts.Warm, Format: r.opts.Sources[0].Format}
+	ropts := ReplayOptions{Options: r.opts.Options, Sources: []Source{src}}
+	start := time.Now()
+	stats, err := replayInto(ctx, ropts, r.core)
+	if err != nil {
+		return fmt.Errorf("warming from history: %w", err)
+	}
+	lines, rejected, _ := stats.Lines()
+	r.log.Info().Int64("lines", lines).Int64("rejected", rejected).
+		Dur("took", time.Since(start)).Msg("warmed baselines from history")
+	return nil
+}
+
+func (r *runner) follow(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan ingest.Batch, 16)
+	errc := make(chan error, len(r.opts.Sources)+1)
+	r.startSources(ctx, batches, errc)
+	if r.opts.Ready != nil {
+		r.opts.Ready()
+	}
+
+	save := time.NewTicker(r.opts.CheckpointInterval)
+	defer save.Stop()
+	quiet := time.NewTicker(time.Second)
+	defer quiet.Stop()
+	for {
+		select {
+		case b := <-batches:
+			r.apply(b)
+		case <-save.C:
+			r.save()
+		case <-quiet.C:
+			r.advanceQuiet()
+		case err := <-errc:
+			r.save()
+			return err
+		case <-ctx.Done():
+			return r.save()
+		}
+	}
+}
+
+func (r *runner) startSources(ctx context.Context, out chan<- ingest.Batch, errc chan<- error) {
+	var files []string
+	stdin := false
+	for _, s := range r.opts.Sources {
+		for _, p := range s.Paths {
+			if p == "-" {
+				stdin = true
+				continue
+			}
+			files = append(files, p)
+		}
+	}
+	if len(files) > 0 {
+		fo := ingest.FollowOptions{Paths: files, Start: r.positions, Logger: r.log}
+		go func() { errc <- ingest.Follow(ctx, fo, out) }()
+	}
+	if stdin {
+		go func() {
+			if err := ingest.ReadStream(ctx, "-", os.Stdin, out); err != nil {
+				errc <- fmt.Errorf("reading standard input: %w", err)
+			}
+		}()
+	}
+}
+
+func (r *runner) apply(b ingest.Batch) {
+	p, err := r.parsers.parse(b)
+	if err != nil {
+		r.log.Error().Err(err).Str("source", b.Source).Msg("parsing batch")
+		return
+	}
+	r.core.applyParsed(p)
+	if b.Pos.Path != "" {
+		r.positions[b.Pos.Path] = b.Pos
+	}
+	r.lastArrival = r.opts.Now()
+}
+
+// advanceQuiet closes windows as wall-clock time passes while every
+// source is silent: without it, the last minute before a lull would not be
+// judged until the next line arrives. Event time is assumed to move with
+// the wall clock from the last line received.
+func (r *runner) advanceQuiet() {
+	if r.lastArrival.IsZero() {
+		return
+	}
+	idle := r.opts.Now().Sub(r.lastArrival)
+	if idle < r.opts.QuietAfter {
+		return
+	}
+	est := r.core.maxEvent.Add(idle)
+	if est.Before(r.core.closeAt) {
+		return
+	}
+	r.core.advance(est.Add(-r.opts.Features.Lateness))
+}
+
+func (r *runner) save() error {
+	cp := checkpoint{
+		Saved:     r.opts.Now().UTC(),
+		MaxEvent:  r.core.maxEvent,
+		Positions: r.positions,
+		Features:  r.core.agg.Snapshot(),
+		Detect:    r.core.det.Snapshot(),
+	}
+	if err := state.Save(filepath.Join(r.opts.StateDir, checkpointFile), cp); err != nil {
+		r.log.Error().Err(err).Msg("saving checkpoint")
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"maps"
+	"slices"
+)
+
+// Stats counts what the engine read, per source, and what it raised.
+type Stats struct {
+	Sources map[string]*SourceStats
+	Alerts  int64
+}
+
+// SourceStats counts one source's lines.
+type SourceStats struct {
+	Lines    int64
+	Rejected Rejects // by reason
+	Late     int64   // parsed, but too late for their window
+	GapBytes int64   // known lost, e.g. logrotate's copytruncate gap
+}
+
+// Rejects counts rejected lines by reason.
+type Rejects map[string]int64
+
+func (r Rejects) add(o Rejects) {
+	for k, v := range o {
+		r[k] += v
+	}
+}
+
+// Total is the number of rejected lines.
+func (r Rejects) Total() int64 {
+	var n int64
+	for _, v := range r {
+		n += v
+	}
+	return n
+}
+
+func newStats() *Stats {
+	return &Stats{Sources: make(map[string]*SourceStats)}
+}
+
+func (s *Stats) source(name string) *SourceStats {
+	src, ok := s.Sources[name]
+	if !ok {
+		src = &SourceStats{Rejected: make(Rejects)}
+		s.Sources[name] = src
+	}
+	return src
+}
+
+// Names returns the source names, sorted.
+func (s *Stats) Names() []string {
+	return slices.Sorted(maps.Keys(s.Sources))
+}
+
+// Lines is the total over all sources.
+func (s *Stats) Lines() (lines, rejected, late int64) {
+	for _, src := range s.Sources {
+		lines += src.Lines
+		rejected += src.Rejected.Total()
+		late += src.Late
+	}
+	return lines, rejected, late
+}

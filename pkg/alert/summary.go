@@ -26,6 +26,7 @@ var activities = map[string]activity{
 	"requests":        {verb: "made", one: "request", many: "requests"},
 	"bytes":           {verb: "downloaded", bytes: true},
 	"errors":          {verb: "got", one: "error response", many: "error responses"},
+	"unauthorized":    {verb: "got", one: "401/403 rejection", many: "401/403 rejections"},
 	"distinct_ips":    {verb: "was used from", one: "address", many: "distinct addresses"},
 	"distinct_tokens": {verb: "used", one: "token", many: "distinct tokens"},
 	"rejected_lines":  {verb: "had", one: "rejected line", many: "rejected lines"},

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/sentinel-project/sentinel/pkg/app"
+)
+
+func checkCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("check", stderr)
+	cfgPath := fs.String("config", "", "configuration file to validate")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return usageErr("--config FILE is required")
+	}
+	c, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if len(c.Sources) > 0 {
+		if _, err := app.Sources(c, nil); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d sources, %d sinks, config hash %s)\n", *cfgPath, len(c.Sources), len(c.Alerts.Sinks), c.Hash())
+	return nil
+}

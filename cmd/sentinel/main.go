@@ -1,0 +1,84 @@
+// Command sentinel watches API request logs and alerts when a token starts
+// pulling unusual volumes of messages. See the README for its use.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `sentinel: alerts when an API token starts pulling unusual volumes of messages
+
+Usage:
+  sentinel run [--config FILE] [--warm PATH]... [SOURCE...]   follow logs, alert live
+  sentinel replay [--config FILE] PATH...                     replay history, alerts on stdout
+  sentinel check --config FILE                                validate a configuration
+  sentinel fingerprint                                        read a token on stdin, print its fingerprint
+  sentinel generate [flags]                                   write generated traffic with attacks
+  sentinel eval scenarios [flags]                             score detection on generated traffic
+  sentinel version
+
+Run "sentinel COMMAND -h" for a command's flags.
+`
+
+type command func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+
+var commands = map[string]command{
+	"run":         runCmd,
+	"replay":      replayCmd,
+	"check":       checkCmd,
+	"fingerprint": fingerprintCmd,
+	"generate":    generateCmd,
+	"eval":        evalCmd,
+	"version":     versionCmd,
+}
+
+func main() {
+	os.Exit(realMain(os.Args[1:]))
+}
+
+func realMain(args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "sentinel: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	// Signals are handled here and only here: SIGINT and SIGTERM cancel the
+	// context, and each command saves what it must before returning.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := cmd(ctx, args[1:], os.Stdin, os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 2
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stderr, "sentinel %s: %v\n", args[0], err)
+		return 2
+	}
+	fmt.Fprintf(os.Stderr, "sentinel %s: %v\n", args[0], err)
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

@@ -133,7 +133,7 @@ alerts:
 	// First crash: no checkpoint has been written (the interval is an
 	// hour), so the restart reads everything again.
 	p := startSentinel(t, "run", "--config", cfg)
-	eventually(t, 30*time.Second, "a first alert", func() bool { return len(alertIDs(t, alerts)) > 0 })
+	eventually(t, 90*time.Second, "a first alert", func() bool { return len(alertIDs(t, alerts)) > 0 })
 	p.kill9(t)
 	if _, err := os.Stat(filepath.Join(stateDir, "checkpoint")); err == nil {
 		t.Fatal("a checkpoint exists before the first crash; the test would not exercise a full re-read")
@@ -142,7 +142,7 @@ alerts:
 	// Second run: a clean stop writes a checkpoint covering the first part.
 	p = startSentinel(t, "run", "--config", cfg)
 	firstPart := alertsBefore(t, dir, data[:cut])
-	eventually(t, 30*time.Second, "the first part's alerts", func() bool { return containsAll(alertIDs(t, alerts), firstPart) })
+	eventually(t, 90*time.Second, "the first part's alerts", func() bool { return containsAll(alertIDs(t, alerts), firstPart) })
 	p.stop(t)
 
 	// Third run is killed after restoring that checkpoint, mid-way through
@@ -152,11 +152,11 @@ alerts:
 	f.Close()
 	p = startSentinel(t, "run", "--config", cfg)
 	before := len(alertIDs(t, alerts))
-	eventually(t, 30*time.Second, "an alert from the new lines", func() bool { return len(alertIDs(t, alerts)) > before })
+	eventually(t, 90*time.Second, "an alert from the new lines", func() bool { return len(alertIDs(t, alerts)) > before })
 	p.kill9(t)
 
 	p = startSentinel(t, "run", "--config", cfg)
-	eventually(t, 30*time.Second, "every alert of the replay", func() bool { return containsAll(alertIDs(t, alerts), want) })
+	eventually(t, 90*time.Second, "every alert of the replay", func() bool { return containsAll(alertIDs(t, alerts), want) })
 	p.stop(t)
 
 	got := alertIDs(t, alerts)

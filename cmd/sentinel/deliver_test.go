@@ -102,11 +102,11 @@ alerts:
 	t.Setenv("TEST_SLACK_URL", slackSrv.URL+"/"+secret)
 
 	p := startSentinel(t, "run", "--config", cfg)
-	eventually(t, 30*time.Second, "the webhook to receive an alert", func() bool {
+	eventually(t, 90*time.Second, "the webhook to receive an alert", func() bool {
 		bodies, _, _ := hook.received()
 		return len(bodies) > 0
 	})
-	eventually(t, 30*time.Second, "Slack to receive an alert", func() bool {
+	eventually(t, 90*time.Second, "Slack to receive an alert", func() bool {
 		bodies, _, _ := slack.received()
 		return len(bodies) > 0
 	})

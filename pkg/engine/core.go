@@ -29,10 +29,11 @@ type Options struct {
 // core applies records to the features and detectors, in order, and
 // turns findings into alerts. It is not safe for concurrent use.
 type core struct {
-	opts Options
-	agg  *features.Aggregator
-	det  *detect.Detector
-	emit func(*alert.Alert)
+	opts    Options
+	agg     *features.Aggregator
+	det     *detect.Detector
+	rejects *detect.RejectWatch
+	emit    func(*alert.Alert)
 
 	maxEvent time.Time // latest event time applied
 	closeAt  time.Time // event time at which the next window closes
@@ -41,9 +42,13 @@ type core struct {
 
 func newCore(opts Options, emit func(*alert.Alert)) *core {
 	return &core{
-		opts:  opts,
-		agg:   features.New(opts.Features),
-		det:   detect.New(opts.Detect),
+		opts: opts,
+		agg:  features.New(opts.Features),
+		det:  detect.New(opts.Detect),
+		rejects: detect.NewRejectWatch(detect.RejectOptions{
+			Window:   opts.Features.Window,
+			Cooldown: opts.Detect.Cooldown,
+		}),
 		emit:  emit,
 		stats: newStats(),
 	}
@@ -60,6 +65,32 @@ func (c *core) applyParsed(p *parsed) {
 			src.Late++
 		}
 	}
+	n := int64(len(p.batch.Lines))
+	if f := c.rejects.Add(p.batch.Source, c.maxEvent, n, p.rejects.Total()); f != nil {
+		c.stats.Alerts++
+		c.emit(c.rejectAlert(f))
+	}
+}
+
+func (c *core) rejectAlert(f *detect.RejectFinding) *alert.Alert {
+	a := &alert.Alert{
+		ID:          alert.NewID(alert.EntitySource, f.Source, "rejects", "rejected_lines", f.WindowStart),
+		At:          f.At.UTC(),
+		Entity:      alert.EntitySource,
+		Key:         f.Source,
+		Label:       c.opts.Labels[f.Source],
+		Detector:    "rejects",
+		Feature:     "rejected_lines",
+		Observed:    f.Observed,
+		Expected:    round(f.Expected, 2),
+		Score:       round(f.Score, 3),
+		Severity:    f.Severity,
+		WindowStart: f.WindowStart.UTC(),
+		WindowEnd:   f.WindowEnd.UTC(),
+		Since:       f.WindowStart.UTC(),
+	}
+	a.Summary = alert.Summarize(a)
+	return a
 }
 
 // add applies one record; it returns false when the record was too late

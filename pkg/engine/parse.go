@@ -27,9 +27,9 @@ type parsed struct {
 // parsers holds one worker's parsers, one per format, since a parser
 // keeps scratch buffers and is not safe for concurrent use.
 type parsers struct {
-	formats []Format
+	formats  []Format
 	formatOf func(source string) int
-	byIndex map[int]*ingest.Parser
+	byIndex  map[int]*ingest.Parser
 }
 
 func newParsers(formats []Format, formatOf func(string) int) *parsers {

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -144,4 +145,36 @@ func BenchmarkReplay(b *testing.B) {
 		lines += n
 	}
 	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+}
+
+func TestReplayAlertsOnARiseInRejectedLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mixed.log")
+	var buf bytes.Buffer
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	good := func(ts time.Time) {
+		fmt.Fprintf(&buf, `{"ts":%q,"token":"tok_a","ip":"192.0.2.1","method":"GET","path":"/x","status":200,"bytes":1,"messages":0,"ua":"u"}`+"\n", ts.Format(time.RFC3339))
+	}
+	for m := range 90 {
+		for s := range 20 {
+			good(start.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second))
+		}
+	}
+	// A stretch of lines a parser cannot read, among readable ones.
+	for i := range 300 {
+		buf.WriteString("<garbage the attacker hides requests in>\n")
+		if i%10 == 0 {
+			good(start.Add(90*time.Minute + time.Duration(i/10)*time.Second))
+		}
+	}
+	os.WriteFile(path, buf.Bytes(), 0o644)
+	alerts, _ := replayAlerts(t, ReplayOptions{Options: testOptions(), Sources: []Source{canonicalSource(path)}})
+	var found []alert.Alert
+	for _, a := range alerts {
+		if a.Entity == alert.EntitySource {
+			found = append(found, a)
+		}
+	}
+	if len(found) != 1 || found[0].Key != path || found[0].Feature != "rejected_lines" || found[0].Observed < 50 {
+		t.Fatalf("source alerts = %+v, want one on %s for its rejected lines", found, path)
+	}
 }

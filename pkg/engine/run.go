@@ -46,6 +46,7 @@ type checkpoint struct {
 	Positions map[string]ingest.Position
 	Features  features.AggState
 	Detect    detect.DetState
+	Rejects   map[string]detect.RejectState
 }
 
 const (
@@ -122,6 +123,7 @@ func (r *runner) restore() error {
 	if err := r.core.det.Restore(cp.Detect); err != nil {
 		return fmt.Errorf("restoring baselines from checkpoint: %w", err)
 	}
+	r.core.rejects.Restore(cp.Rejects)
 	r.core.maxEvent = cp.MaxEvent
 	r.positions = cp.Positions
 	r.restored = true
@@ -234,13 +236,17 @@ func (r *runner) apply(b ingest.Batch) {
 // advanceQuiet closes windows as wall-clock time passes while every
 // source is silent: without it, the last minute before a lull would not be
 // judged until the next line arrives. Event time is assumed to move with
-// the wall clock from the last line received.
+// the wall clock from the last line received, but only while the lines are
+// live (their event time close to now): after reading a backlog, a pause
+// says nothing about event time, and closing windows then would turn
+// lines written during a downtime into late ones.
 func (r *runner) advanceQuiet() {
 	if r.lastArrival.IsZero() {
 		return
 	}
-	idle := r.opts.Now().Sub(r.lastArrival)
-	if idle < r.opts.QuietAfter {
+	now := r.opts.Now()
+	idle := now.Sub(r.lastArrival)
+	if idle < r.opts.QuietAfter || now.Sub(r.core.maxEvent) > liveWithin+idle {
 		return
 	}
 	est := r.core.maxEvent.Add(idle)
@@ -250,6 +256,10 @@ func (r *runner) advanceQuiet() {
 	r.core.advance(est.Add(-r.opts.Features.Lateness))
 }
 
+// liveWithin is how close to the wall clock the latest event time must
+// have been, when the sources fell quiet, for the lines to count as live.
+const liveWithin = 10 * time.Minute
+
 func (r *runner) save() error {
 	cp := checkpoint{
 		Saved:     r.opts.Now().UTC(),
@@ -257,6 +267,7 @@ func (r *runner) save() error {
 		Positions: r.positions,
 		Features:  r.core.agg.Snapshot(),
 		Detect:    r.core.det.Snapshot(),
+		Rejects:   r.core.rejects.Snapshot(),
 	}
 	if err := state.Save(filepath.Join(r.opts.StateDir, checkpointFile), cp); err != nil {
 		r.log.Error().Err(err).Msg("saving checkpoint")

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -67,16 +68,42 @@ func startRun(t *testing.T, opts RunOptions) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, opts) }()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("run: %v", err)
-		}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
 	}
+	// Cleanups run last in, first out: a test that registered its leak
+	// check before starting the run sees the run stopped first, even when
+	// it fails half-way.
+	t.Cleanup(stop)
+	return stop
+}
+
+// clock is a wall clock the test can move forward.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) skip(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 func TestRunResumesAfterStopWithLinesWrittenMeanwhile(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	dir := t.TempDir()
 	full, _ := generate(t, dir, gen.Options{Seed: 5, Tokens: 150, Duration: 4 * 24 * time.Hour, Attacks: true})
 	want := unflushedAlerts(t, full)
@@ -129,4 +156,94 @@ func assertSameAlerts(t *testing.T, got, want []string) {
 	if len(got) != len(want) {
 		t.Errorf("delivered %d alerts, replay raised %d", len(got), len(want))
 	}
+}
+
+// liveLines writes a token's requests, one a second, ending at end.
+func liveLines(t *testing.T, path string, end time.Time, n int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := n - 1; i >= 0; i-- {
+		ts := end.Add(-time.Duration(i) * time.Second).UTC().Format(time.RFC3339Nano)
+		fmt.Fprintf(f, `{"ts":%q,"token":"tok_quiet","ip":"192.0.2.9","method":"GET","path":"/m","status":200,"bytes":10,"messages":1,"ua":"u"}`+"\n", ts)
+	}
+}
+
+func openWindows(t *testing.T, dir string) (int, bool) {
+	var cp checkpoint
+	if err := state.Load(filepath.Join(dir, checkpointFile), &cp); err != nil {
+		return 0, false
+	}
+	return len(cp.Features.Windows), true
+}
+
+func TestQuietLiveSourcesStillCloseWindows(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	dir := t.TempDir()
+	log := filepath.Join(dir, "live.log")
+	// Live lines, ending now: the engine may assume event time goes on.
+	liveLines(t, log, time.Now(), 120)
+	clk := &clock{}
+	opts := RunOptions{
+		Options: testOptions(), Sources: []Source{canonicalSource(log)},
+		StateDir: filepath.Join(dir, "state"), CheckpointInterval: 20 * time.Millisecond,
+		Deliver: func(*alert.Alert) {}, QuietAfter: 50 * time.Millisecond,
+		Now: clk.now,
+	}
+	stop := startRun(t, opts)
+	waitCheckpoint(t, opts.StateDir, log, fileSize(t, log))
+	if n, _ := openWindows(t, opts.StateDir); n == 0 {
+		t.Fatal("no open window after reading: nothing left for the test to close")
+	}
+	clk.skip(2 * time.Minute) // a two-minute lull
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if n, ok := openWindows(t, opts.StateDir); ok && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("windows stayed open although the live sources were quiet")
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition
+	}
+	stop()
+}
+
+func TestQuietAfterBacklogKeepsWindowsOpen(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	dir := t.TempDir()
+	log := filepath.Join(dir, "old.log")
+	// A backlog from last month: a pause says nothing about event time.
+	end := time.Now().Add(-30 * 24 * time.Hour)
+	liveLines(t, log, end, 120)
+	clk := &clock{}
+	opts := RunOptions{
+		Options: testOptions(), Sources: []Source{canonicalSource(log)},
+		StateDir: filepath.Join(dir, "state"), CheckpointInterval: 20 * time.Millisecond,
+		Deliver: func(*alert.Alert) {}, QuietAfter: 50 * time.Millisecond,
+		Now: clk.now,
+	}
+	stop := startRun(t, opts)
+	waitCheckpoint(t, opts.StateDir, log, fileSize(t, log))
+	clk.skip(2 * time.Minute)
+	// Several quiet ticks later the last windows must still be open.
+	deadline := time.Now().Add(2500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n, ok := openWindows(t, opts.StateDir); ok && n == 0 {
+			t.Fatal("windows of a backlog were closed by the wall clock")
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition
+	}
+	stop()
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -41,8 +42,9 @@ const (
 type FollowOptions struct {
 	// Paths are files or glob patterns. Patterns are matched again every
 	// PollInterval, so a file that appears later is read from its start.
-	// A pattern should not match the rotated names (app.log.1) of the
-	// files it matches, or those would be read a second time.
+	// A pattern may also match rotated names (access*.log matching
+	// access-2024-05-14.log): a file renamed while followed is recognised
+	// by its inode and not read again.
 	Paths []string
 	// Start holds saved positions by path, from a checkpoint. A path
 	// without one is read from its beginning.
@@ -101,7 +103,7 @@ func Follow(ctx context.Context, opts FollowOptions, out chan<- Batch) error {
 			return fmt.Errorf("checking follow path %q: %w", p, err)
 		}
 	}
-	fl := &follower{opts: opts, out: out, byPath: map[string]*followedPath{}, start: map[string]Position{}}
+	fl := &follower{opts: opts, out: out, byPath: map[string]*followedPath{}, start: map[string]Position{}, done: map[followInode]Position{}}
 	for path, pos := range opts.Start {
 		fl.start[filepath.Clean(path)] = pos
 	}
@@ -132,7 +134,19 @@ type follower struct {
 	// path matched again later by a pattern is a new file, and its old
 	// position, if applied, could re-read a rotated sibling.
 	start map[string]Position
+	// done remembers how far the files already left behind were read, by
+	// device and inode, so that a pattern matching a rotated name
+	// (access*.log matching access-2024-05-14.log after a rename) picks
+	// the file up where it was left rather than reading it again.
+	done map[followInode]Position
 }
+
+type followInode struct{ dev, ino uint64 }
+
+// maxDoneFiles bounds the memory of files left behind; past it the
+// oldest knowledge is dropped, at worst re-reading a rotated file that a
+// pattern matches.
+const maxDoneFiles = 4096
 
 // pass finds new paths and reads every path once. It reports whether some
 // file still had data to read when its budget ran out.
@@ -165,9 +179,42 @@ func (fl *follower) discover() {
 		}
 		matches, _ := filepath.Glob(p) // the pattern was checked by Follow
 		for _, m := range matches {
-			fl.add(m, true)
+			fl.addMatch(m)
 		}
 	}
+}
+
+// addMatch adds a path found by a pattern, unless its file is one being
+// followed under another name; a file left behind earlier is resumed from
+// where it was left.
+func (fl *follower) addMatch(path string) {
+	path = filepath.Clean(path)
+	if _, ok := fl.byPath[path]; ok {
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	dev, ino := fileDevIno(fi)
+	for _, fp := range fl.byPath {
+		if fp.cur != nil && fp.holds(dev, ino) {
+			return // still being read under its old name
+		}
+	}
+	if pos, ok := fl.done[followInode{dev, ino}]; ok {
+		pos.Path = path
+		fl.start[path] = pos
+	}
+	fl.add(path, true)
+}
+
+// retire records how far a file was read when Follow leaves it.
+func (fl *follower) retire(ff *followedFile) {
+	if len(fl.done) >= maxDoneFiles {
+		clear(fl.done)
+	}
+	fl.done[followInode{ff.dev, ff.ino}] = Position{ID: ff.id, Offset: ff.commit}
 }
 
 func (fl *follower) add(path string, globbed bool) {
@@ -182,6 +229,7 @@ func (fl *follower) add(path string, globbed bool) {
 		maxBatch:  fl.opts.MaxBatch,
 		pollEvery: fl.opts.PollInterval,
 		log:       fl.opts.Logger.With().Str("path", path).Logger(),
+		retire:    fl.retire,
 	}
 	if pos, ok := fl.start[path]; ok {
 		fp.start = &pos

@@ -19,11 +19,12 @@ type followedPath struct {
 	maxBatch  int
 	pollEvery time.Duration
 	log       zerolog.Logger
-	start     *Position       // saved position, applied on the first open only
-	cur       *followedFile   // nil while no file is open
-	next      []*followedFile // newer generations, oldest first
-	state     string          // last state logged, so each change logs once
-	gap       int64           // bytes known lost, reported with the next batch
+	start     *Position           // saved position, applied on the first open only
+	cur       *followedFile       // nil while no file is open
+	next      []*followedFile     // newer generations, oldest first
+	state     string              // last state logged, so each change logs once
+	gap       int64               // bytes known lost, reported with the next batch
+	retire    func(*followedFile) // told of each file left behind, with how far it was read
 }
 
 // followedFile is one open generation of a followed path.
@@ -345,7 +346,7 @@ func (fp *followedPath) checkRotation(ctx context.Context) bool {
 		return false
 	}
 	fp.log.Info().Int64("old_size", fp.cur.commit).Msg("followed file rotated; reading the new file from its start")
-	fp.cur.f.Close()
+	fp.leave(fp.cur)
 	fp.cur, fp.next = fp.next[0], fp.next[1:]
 	fp.setState("reading", nil, "following file")
 	return true
@@ -393,8 +394,16 @@ func (fp *followedPath) closeCur() {
 	if fp.cur == nil {
 		return
 	}
-	fp.cur.f.Close()
+	fp.leave(fp.cur)
 	fp.cur = nil
+}
+
+// leave closes a file that was being read, saying how far it got.
+func (fp *followedPath) leave(ff *followedFile) {
+	if fp.retire != nil {
+		fp.retire(ff)
+	}
+	ff.f.Close()
 }
 
 // setState logs msg when the path enters a new state, and only then.

@@ -346,3 +346,32 @@ func TestFollowRejectsBadPattern(t *testing.T) {
 		t.Fatal("Follow accepted the pattern /tmp/[x")
 	}
 }
+
+// TestFollowGlobMatchingRotatedNames follows access*.log while the live
+// file is rotated by rename to a name the pattern also matches, as
+// Caddy's lumberjack does (access-<time>.log). The rotated file must be
+// neither read again from its start nor have its last lines lost.
+func TestFollowGlobMatchingRotatedNames(t *testing.T) {
+	dir := t.TempDir()
+	live := dir + "/access.log"
+	srcWriteLines(t, live, 0, 100)
+	run := srcStartFollow(t, FollowOptions{Paths: []string{dir + "/access*.log"}, PollInterval: 5 * time.Millisecond})
+	defer run.stop(t)
+	got, _ := run.collectLines(t, 99, 5*time.Second)
+	srcCheckSeq(t, got, 0, 100)
+
+	for gen := 1; gen <= 3; gen++ {
+		// Lines written just before the rename belong to the old file.
+		srcWriteLines(t, live, gen*1000, gen*1000+50)
+		if err := os.Rename(live, fmt.Sprintf("%s/access-%d.log", dir, gen)); err != nil {
+			t.Fatal(err)
+		}
+		srcWriteLines(t, live, gen*1000+50, gen*1000+100)
+		got, _ = run.collectLines(t, gen*1000+99, 5*time.Second)
+		srcCheckSeq(t, got, gen*1000, gen*1000+100)
+	}
+	// A last write proves nothing else arrived in the meantime.
+	srcWriteLines(t, live, 9000, 9010)
+	got, _ = run.collectLines(t, 9009, 5*time.Second)
+	srcCheckSeq(t, got, 9000, 9010)
+}

@@ -80,6 +80,7 @@ type runner struct {
 
 	lastArrival time.Time
 	duplicates  int64
+	warner      *rejectWarner
 }
 
 func newRunner(opts RunOptions) (*runner, error) {
@@ -98,6 +99,7 @@ func newRunner(opts RunOptions) (*runner, error) {
 	}
 	r := &runner{opts: opts, log: opts.Logger, journal: j, positions: make(map[string]ingest.Position)}
 	r.core = newCore(opts.Options, r.deliver)
+	r.warner = newRejectWarner(opts.Logger, time.Minute, opts.Now)
 	fi := newFormatIndex(opts.Sources)
 	r.parsers = newParsers(sourceFormats(opts.Sources), fi.of)
 	if err := r.restore(); err != nil {
@@ -227,6 +229,13 @@ func (r *runner) apply(b ingest.Batch) {
 		return
 	}
 	r.core.applyParsed(p)
+	r.warner.add(b.Source, p.rejects)
+	if b.Gap > 0 {
+		// Rare (copytruncate's window, an over-long line) and each one a
+		// loss the operator should hear of.
+		r.log.Warn().Str("source", b.Source).Int64("bytes", b.Gap).
+			Msg("bytes lost before this point: written between a copy and a truncate, or an over-long line")
+	}
 	if b.Pos.Path != "" {
 		r.positions[b.Pos.Path] = b.Pos
 	}

@@ -16,14 +16,31 @@ type rates struct {
 	cumN  int64
 	// peakDecay is what the remembered peak keeps per window.
 	peakDecay float64
+	// accKeep is what the horizon sum keeps of itself per window:
+	// exp(-size/horizon), so that it holds about a horizon of windows.
+	accKeep float64
 }
 
-func newRates(size time.Duration, halfLife, peakHalfLife time.Duration) rates {
+func newRates(size time.Duration, halfLife, peakHalfLife, horizon time.Duration) rates {
 	r := rates{size: int64(size)}
 	r.alpha = 1 - math.Exp2(-float64(size)/float64(halfLife))
 	r.cumN = int64(math.Ceil(1/r.alpha - 1))
 	r.peakDecay = math.Exp2(-float64(size) / float64(peakHalfLife))
+	r.accKeep = math.Exp(-float64(size) / float64(horizon))
 	return r
+}
+
+// pow returns x^k for the small k of a few idle windows without calling
+// math.Pow.
+func pow(x float64, k int64) float64 {
+	if k > 8 {
+		return math.Pow(x, float64(k))
+	}
+	p := 1.0
+	for range k {
+		p *= x
+	}
+	return p
 }
 
 // weight returns the EWMA weight of window number t (from 0).
@@ -82,8 +99,44 @@ func (s stat) expected(r *rates, n, k int64) (m, v, peak float64) {
 }
 
 // threshold returns the value above which x is anomalous for a baseline
-// of mean m, variance v and peak, with floor minAbs.
-func (o *Options) threshold(m, v, peak, minAbs float64) float64 {
-	sd := max(math.Sqrt(v), math.Sqrt(m), o.SDFloor)
-	return max(m+o.Z*sd, o.Ratio*m, o.PeakRatio*peak, minAbs)
+// of mean m, variance v and peak, with floor minAbs, for a count that
+// arrives in lots of up to unit (1 for requests, the page size for
+// messages, 0 when the count is not a sum of such lots), recent being
+// the entity's rate over the last horizon (0 when unknown).
+//
+// A count made of N ~ Poisson(λ) lots of at most unit has variance at
+// most λ·unit² = m·unit: the compound-Poisson spread, which is what a
+// token that pulls a page of 500 now and then has however few pages the
+// variance has seen. While λ is small the count is a few lots, not a
+// normal variable, so the threshold is at least the lots a Poisson(λ)
+// exceeds with the tail probability of Z, for λ the larger of the mean
+// and the recent rate (an entity's busy hour, or a platform surge, is
+// several times its daily mean).
+func (o *Options) threshold(m, v, peak, minAbs, unit, recent float64) float64 {
+	sd := max(math.Sqrt(v), math.Sqrt(max(m, recent)*max(unit, 1)), o.SDFloor)
+	thr := max(m+o.Z*sd, o.Ratio*m, o.PeakRatio*peak, minAbs)
+	if unit <= 0 {
+		return thr
+	}
+	if rate := max(m, recent); rate > 0 {
+		thr = max(thr, unit*poissonQuantile(rate/unit, o.Z, o.tail))
+	}
+	return thr
+}
+
+// poissonQuantile returns the smallest k with P(N > k) <= tail for
+// N ~ Poisson(lam), or lam + z·sqrt(lam) when lam is large enough for the
+// normal approximation.
+func poissonQuantile(lam, z, tail float64) float64 {
+	if lam > 50 {
+		return lam + z*math.Sqrt(lam)
+	}
+	pmf := math.Exp(-lam)
+	cdf, k := pmf, 0.0
+	for 1-cdf > tail && k < 200 {
+		k++
+		pmf *= lam / k
+		cdf += pmf
+	}
+	return k
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func TestClosedFormDecay(t *testing.T) {
-	r := newRates(time.Minute, 24*time.Hour, 72*time.Hour)
+	r := newRates(time.Minute, 24*time.Hour, 72*time.Hour, 30*time.Minute)
 	if r.cumN < 2000 || r.cumN > 2100 {
 		t.Fatalf("cumN = %d, want about 1/alpha = 2078 for a 24h half-life", r.cumN)
 	}
@@ -39,7 +39,7 @@ func close(a, b float64) bool {
 // The early weights 1/(t+1) make the baseline the plain mean and
 // (population) variance of what was seen.
 func TestEarlyBaselineIsPlainMean(t *testing.T) {
-	r := newRates(time.Minute, 24*time.Hour, 72*time.Hour)
+	r := newRates(time.Minute, 24*time.Hour, 72*time.Hour, 30*time.Minute)
 	xs := []float64{3, 9, 4, 0, 0, 12}
 	m, v := 0.0, 0.0
 	for i, x := range xs {
@@ -186,7 +186,9 @@ func population(p *pipeline, rng *rand.Rand, from, to int, extra func(m int) []b
 
 func TestNewTokenPopulation(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	p := newPipeline(Options{})
+	// The horizon sum would name the thief first (2000 messages in 30
+	// minutes); this test is about the per-window population threshold.
+	p := newPipeline(Options{HorizonMinAbs: [features.NumKinds]float64{1e12, 1e12}})
 	population(p, rng, 0, 120, nil)
 	if len(p.found) != 0 {
 		t.Fatalf("the population raised%s", describe(p.found))

@@ -48,6 +48,7 @@ type Detector struct {
 	cooldown int64
 	warmup   int64
 	alerted  [features.NumKinds][]features.Feature
+	names    [features.NumKinds][numJudged]string
 
 	ents      [features.NumKinds]map[string]*entity
 	pop       [features.NumKinds]PopulationState
@@ -61,8 +62,16 @@ type Detector struct {
 // alertOrder is the order in which features are judged, most telling
 // first, so that when several cross at once the alert names that one.
 var alertOrder = []features.Feature{
-	features.Messages, features.Unauthorized, features.Peers,
+	features.Messages, horizon, features.Unauthorized, features.Peers,
 	features.Bytes, features.Requests, features.Errors,
+}
+
+// unit is, per feature, the lot a count arrives in (see threshold):
+// requests, errors and 401s one at a time, messages a page at a time
+// (the entity's own page, filled in by prepare); bytes and distinct
+// peers are not sums of Poisson lots.
+var unit = [features.NumFeatures]float64{
+	features.Requests: 1, features.Errors: 1, features.Unauthorized: 1,
 }
 
 // New returns a Detector that knows no entity yet. Zero fields of opts
@@ -77,12 +86,61 @@ func New(opts Options) *Detector {
 	for k := range d.ents {
 		d.ents[k] = make(map[string]*entity)
 		for _, f := range alertOrder {
-			if o.MinAbs[k][f] > 0 {
+			if o.minAbs(features.Kind(k), f) > 0 {
 				d.alerted[k] = append(d.alerted[k], f)
 			}
 		}
+		for f := range features.NumFeatures {
+			d.names[k][f] = f.Name(features.Kind(k))
+		}
+		d.names[k][horizon] = horizonName(features.Kind(k), o.Horizon)
 	}
 	return d
+}
+
+// horizonName names the horizon sum of kind k in findings, such as
+// "messages_30m".
+func horizonName(k features.Kind, h time.Duration) string {
+	what := "messages"
+	if k == features.IP {
+		what = "unauthorized_tokens"
+	}
+	d := h.String()
+	if strings.HasSuffix(d, "m0s") {
+		d = strings.TrimSuffix(d, "0s")
+	}
+	if strings.HasSuffix(d, "h0m") {
+		d = strings.TrimSuffix(d, "0m")
+	}
+	return what + "_" + d
+}
+
+// minAbs returns the floor of feature f, the horizon slot included.
+func (o *Options) minAbs(k features.Kind, f features.Feature) float64 {
+	if f == horizon {
+		return o.HorizonMinAbs[k]
+	}
+	return o.MinAbs[k][f]
+}
+
+// horizonValue is what a window adds to the horizon sum: its messages
+// for a token; for an address the lesser of its 401s and its distinct
+// tokens, so 401s count only as far as they are spread over tokens: one
+// client retrying a revoked key stays at one a window.
+func horizonValue(w *features.Window) float64 {
+	if w.Kind == features.IP {
+		return min(w.V[features.Unauthorized], w.V[features.Peers])
+	}
+	return w.V[features.Messages]
+}
+
+// value returns the judged value f of w for e: a feature of the window,
+// or the horizon sum carried into it plus what the window adds.
+func value(e *entity, w *features.Window, f features.Feature) float64 {
+	if f == horizon {
+		return float64(e.accBase) + horizonValue(w)
+	}
+	return w.V[f]
 }
 
 // Entities returns how many tokens and addresses the detector remembers.
@@ -96,8 +154,8 @@ func (d *Detector) ratesFor(w *features.Window) *rates {
 		size = time.Minute
 	}
 	if d.rates.size != int64(size) {
-		d.rates = newRates(size, d.opts.HalfLife, d.opts.PeakHalfLife)
-		d.popRates = newRates(size, d.opts.PopulationHalfLife, d.opts.PeakHalfLife)
+		d.rates = newRates(size, d.opts.HalfLife, d.opts.PeakHalfLife, d.opts.Horizon)
+		d.popRates = newRates(size, d.opts.PopulationHalfLife, d.opts.PeakHalfLife, d.opts.Horizon)
 	}
 	return &d.rates
 }
@@ -138,21 +196,63 @@ func (d *Detector) prepare(e *entity, w *features.Window, r *rates) {
 		return
 	}
 	e.thrFor = start
+	k := idleWindows(e, start, r)
+	e.accBase = float32(float64(e.acc) * pow(r.accKeep, k+1))
+	if e.active > 0 && k*r.size >= int64(d.opts.DormantAfter) {
+		e.woke = start
+	}
 	if start-e.first >= d.warmup && e.active >= int64(d.opts.WarmupWindows) {
-		d.prepareEWMA(e, start, r)
+		d.prepareEWMA(e, r, k)
 		return
 	}
 	d.preparePopulation(e)
 }
 
-func (d *Detector) prepareEWMA(e *entity, start int64, r *rates) {
+func (d *Detector) prepareEWMA(e *entity, r *rates, k int64) {
 	e.thrDet = detEWMA
-	k := idleWindows(e, start, r)
+	page := float64(e.page) * pow(r.peakDecay, k)
 	for f := range e.stats {
 		m, v, peak := e.stats[f].expected(r, e.n, k)
-		thr := d.opts.threshold(m, v, peak, d.opts.MinAbs[e.kind][f])
+		u, recent := unit[f], 0.0
+		if f == int(features.Messages) {
+			u = page
+			if e.kind == features.Token {
+				recent = float64(e.accBase) * (1 - r.accKeep)
+			}
+		}
+		thr := d.opts.threshold(m, v, peak, d.opts.MinAbs[e.kind][f], u, recent)
 		e.thr[f], e.exp[f] = float32(thr), float32(m)
 	}
+	d.prepareHorizon(e, r, k, page)
+}
+
+// prepareHorizon sets the threshold of the horizon sum of a ready
+// entity. Its mean and variance follow from the per-window baseline of
+// the feature it sums: a geometric sum keeping g per window has mean
+// m/(1-g) and, for independent windows, variance v/(1-g²); its own peak
+// covers what the daily rhythm adds to that.
+func (d *Detector) prepareHorizon(e *entity, r *rates, k int64, page float64) {
+	f, u := features.Messages, page
+	if e.kind == features.IP {
+		f, u = features.Unauthorized, 1
+	}
+	m, v, _ := e.stats[f].expected(r, e.n, k)
+	g := r.accKeep
+	mA, vA := m/(1-g), v/(1-g*g)
+	peak := float64(e.accPeak) * pow(r.peakDecay, k)
+	if e.woke != 0 && e.thrFor-e.woke < int64(d.opts.Horizon) {
+		// Peaks from before days of silence say nothing of the token
+		// waking: a leaked credential used by someone else.
+		peak = 0
+	}
+	thr := d.opts.threshold(mA, vA, peak, d.opts.HorizonMinAbs[e.kind], u, 0)
+	if u > 0 && peak > 0 {
+		// A past sum of P lots says the rate then gave P lots a horizon;
+		// at that rate Poisson counts up to its quantile are ordinary. A
+		// nightly export that varies from night to night stays normal.
+		thr = max(thr, u*poissonQuantile(peak/u, d.opts.Z, d.opts.tail))
+	}
+	e.thr[horizon], e.exp[horizon] = float32(thr), float32(mA)
 }
 
 func (d *Detector) preparePopulation(e *entity) {
@@ -160,17 +260,24 @@ func (d *Detector) preparePopulation(e *entity) {
 	e.thrPop = d.popVer
 	p := &d.pop[e.kind]
 	warm := p.Samples >= int64(d.opts.PopulationWarmup)
-	for f := range e.stats {
-		minAbs := d.opts.MinAbs[e.kind][f]
-		if warm {
-			thr, typ := p.threshold(&d.opts, features.Feature(f), minAbs)
+	for f := range features.Feature(numJudged) {
+		minAbs := d.opts.minAbs(e.kind, f)
+		if warm && f != horizon {
+			thr, typ := p.threshold(&d.opts, f, minAbs)
 			e.thr[f], e.exp[f] = float32(thr), float32(typ)
 			continue
 		}
-		// Cold: only a floor well above the usual floors, and no
-		// threshold at all (so no winsorising) where there is no floor.
-		thr := minAbs * d.opts.ColdFactor
-		if thr == 0 {
+		// The horizon sum of a new entity faces PopulationMinFactor
+		// times its floor, and is not judged while the population is
+		// cold: at start-up every big tenant is new. Every other feature
+		// faces a floor well above the usual one while cold. No floor,
+		// no threshold at all (so no winsorising).
+		factor := d.opts.ColdFactor
+		if f == horizon {
+			factor = d.opts.PopulationMinFactor
+		}
+		thr := minAbs * factor
+		if thr == 0 || (f == horizon && !warm) {
 			thr = math.Inf(1)
 		}
 		e.thr[f], e.exp[f] = float32(thr), 0
@@ -193,7 +300,7 @@ func (d *Detector) Peek(w *features.Window) []Finding {
 	var out []Finding
 	for _, f := range d.alerted[w.Kind] {
 		bit := uint32(1) << f
-		if w.V[f] <= float64(e.thr[f]) || w.Marks&bit != 0 {
+		if value(e, w, f) <= float64(e.thr[f]) || w.Marks&bit != 0 {
 			continue
 		}
 		if fd, ok := d.fire(e, w, f, true); ok {
@@ -230,7 +337,7 @@ func (d *Detector) Close(w *features.Window) []Finding {
 func (d *Detector) anomalies(e *entity, w *features.Window) uint32 {
 	var bits uint32
 	for _, f := range d.alerted[w.Kind] {
-		if w.V[f] > float64(e.thr[f]) {
+		if value(e, w, f) > float64(e.thr[f]) {
 			bits |= 1 << f
 		}
 	}
@@ -271,7 +378,7 @@ func (d *Detector) settleEarly(e *entity, w *features.Window, anomalous uint32) 
 		if w.Marks&bit == 0 || anomalous&bit == 0 {
 			continue
 		}
-		obs := w.V[f]
+		obs := value(e, w, f)
 		ep.Alerted[f] = max(ep.Alerted[f], float32(obs))
 		ep.Severity = max(ep.Severity, d.severity(obs, float64(e.thr[f])))
 	}
@@ -289,7 +396,7 @@ func (d *Detector) severity(obs, thr float64) uint8 {
 func (d *Detector) fire(e *entity, w *features.Window, f features.Feature,
 	early bool) (Finding, bool) {
 	det := e.thrDet
-	obs, thr := w.V[f], float64(e.thr[f])
+	obs, thr := value(e, w, f), float64(e.thr[f])
 	at, start := w.Last.UnixNano(), w.Start.UnixNano()
 	sev := d.severity(obs, thr)
 	ep := e.ep[det]
@@ -302,7 +409,7 @@ func (d *Detector) fire(e *entity, w *features.Window, f features.Feature,
 		return Finding{}, false
 	}
 	if !cooling {
-		ep.Alerted, ep.Severity = [features.NumFeatures]float32{}, 0
+		ep.Alerted, ep.Severity = [numJudged]float32{}, 0
 	}
 	ep.LastAlert = at
 	ep.Alerted[f] = max(ep.Alerted[f], float32(obs))
@@ -334,7 +441,7 @@ func (d *Detector) escalates(ep *EpisodeState, f features.Feature, obs float64,
 
 func (d *Detector) finding(e *entity, w *features.Window, f features.Feature,
 	ep *EpisodeState, sev uint8, early bool) Finding {
-	obs, thr := w.V[f], float64(e.thr[f])
+	obs, thr := value(e, w, f), float64(e.thr[f])
 	excess := ep.Excess
 	if early {
 		excess += max(0, w.V[features.Messages]-float64(ep.Exp))
@@ -344,7 +451,7 @@ func (d *Detector) finding(e *entity, w *features.Window, f features.Feature,
 		Key:         w.Key,
 		Hint:        w.Hint,
 		Detector:    detectorNames[e.thrDet],
-		Feature:     f.Name(w.Kind),
+		Feature:     d.names[w.Kind][f],
 		Observed:    obs,
 		Expected:    float64(e.exp[f]),
 		Threshold:   thr,

@@ -33,19 +33,68 @@
 // least SDFloor. Z = 6 keeps a normal tail at 1e-9 per window, a
 // thousand times under the target of one false alert per thousand
 // token-days (1.44 million windows), which leaves room for real
-// traffic's heavier tails; Ratio = 5 stops a token with a very steady past from alerting at
-// twice its usual volume (platform surges, organic growth); PeakRatio
-// keeps regular heavy windows normal; MinAbs stops a quiet token from
-// alerting over a handful of messages. MinAbs defaults, per minute:
-// tokens 200 messages (a mailbox page or two: exfiltration starts well
-// above), 20 MB, 10 distinct addresses, 3000 requests; addresses 500
-// messages, 30 unauthorized responses, 20 distinct tokens, 3000
-// requests. A zero MinAbs means the feature is learned but never
-// alerted on: errors (status >= 400 but 401) by default for both kinds,
-// since failing requests are an operational signal whose security
-// relevant part, 401 and 403, is the unauthorized feature; and
+// traffic's heavier tails; Ratio = 5 stops a token with a very steady
+// past from alerting at twice its usual volume (platform surges, organic
+// growth); PeakRatio keeps regular heavy windows normal; MinAbs stops a
+// quiet token from alerting over a handful of messages. MinAbs defaults,
+// per minute: tokens 200 messages (a mailbox page or two: exfiltration
+// starts well above), 20 MB, 10 distinct addresses, 3000 requests;
+// addresses 500 messages, 30 unauthorized responses, 20 distinct
+// tokens, 3000 requests. A zero MinAbs means the feature is learned but
+// never alerted on: errors (status >= 400 but 401) by default for both
+// kinds, since failing requests are an operational signal whose
+// security relevant part, 401 and 403, is the unauthorized feature; and
 // unauthorized for tokens, since a token refused by the API is not
 // pulling anything.
+//
+// # Counts that come in lots
+//
+// Messages arrive a page at a time: a token that pulls a page of 500
+// every two hours has a mean of 4 a minute, and two pages in one minute
+// is not a 250-fold anomaly. Each entity keeps its page, the most
+// messages one request returned (features.Window.MaxMessages), as a
+// peak decaying like the others. A count of N ~ Poisson(λ) lots of at
+// most page messages has a variance of at most mean·page, the
+// compound-Poisson spread, which floors sd; and while λ = mean/page is
+// small the count is a few lots, so the threshold is at least page times
+// the Poisson quantile of λ at the tail probability of Z (1e-9): for
+// the token above, four pages. λ takes the larger of the daily mean and
+// the token's rate over the last Horizon, since a busy hour or a
+// platform surge is several times the daily mean. Requests, errors and
+// 401s are the same with lots of one. A window anomalous in messages
+// does not teach the page, so an exfiltration's large pages do not
+// blunt the next judgements.
+//
+// # Horizon sums
+//
+// A pull spread over half an hour can stay under every one-minute
+// threshold. Each entity also carries a horizon sum, a geometric sum of
+// its windows keeping exp(-window/Horizon) of itself per window (Horizon
+// 30m: about half an hour's worth), judged in Peek like a feature
+// ("messages_30m"): messages for a token; for an address the lesser of
+// its 401s and its distinct tokens per window, so 401s count as far as
+// they are spread over tokens (one client retrying a revoked key adds
+// one a window, an address trying hundreds of tokens adds them all).
+// Its mean and variance follow from the per-window baseline (m/(1-g),
+// v/(1-g²) for keep g), its floor is HorizonMinAbs (tokens 1000
+// messages, five full pages, above the busiest half hour of most
+// tokens; addresses 100 spread 401s, three times what a tenant with all
+// of its few keys revoked would reach), and its own peak, with the
+// Poisson quantile of that peak in pages: a past half hour of P pages
+// makes up to about P + 6·sqrt(P) pages ordinary, which keeps a nightly
+// export that varies from night to night normal. The peak of a sum is
+// learned one Horizon-aligned block late: learned at once, a peak
+// chases the sum it bounds and a pull that grows by less than PeakRatio
+// a window is never anomalous.
+//
+// A new entity's horizon sum faces PopulationMinFactor times the floor
+// (2000 messages in half an hour for a token: a new tenant's first
+// hours pull a few hundred, an exfiltrating new token thousands), and
+// is not judged while the population is cold, when every big tenant is
+// new. A token silent for DormantAfter (48h, longer than any weekend
+// lull of a token with history worth the name) is dormant for a Horizon
+// after it wakes: its peaks, learned before the silence, are ignored,
+// so the horizon sum faces its floor and decayed mean.
 //
 // Score is Observed/Threshold, which reads the same for every feature and
 // both detectors; a finding is critical from Critical (3) upwards.
@@ -113,7 +162,7 @@
 // An entity is a fixed struct of float32 baselines (seven significant
 // digits are plenty for values that move by a fraction of a percent per
 // window) and cached thresholds, with no maps: BenchmarkEntityMemory
-// measures about 230 bytes per token or address, map entry and key
+// measures about 260 bytes per token or address, map entry and key
 // included; an ongoing alert adds about 100. Entities unseen for IdleTTL
 // (7 days) are forgotten, except those with KeepWindows (a day) of
 // non-empty windows, kept four times as long: losing a long baseline
@@ -128,5 +177,11 @@
 // them, and the lateness should not exceed the window: Peek counts
 // windows before the previous one as empty when it decides whether an
 // episode is over. A legitimate heavy pattern alerts once the first time
-// it is seen. Sampled sources undercount distinct peers.
+// it is seen, and a new tenant that pulls over 2000 messages in its
+// first half hour alerts (the population's volumes span too many orders
+// of magnitude to judge that better from volume alone). The first
+// minutes of a nightly export, before the recent rate reflects it, can
+// still exceed a one-minute threshold set by a day-mean rate, and an
+// address's messages have no recent rate at all. Sampled sources
+// undercount distinct peers.
 package detect

@@ -13,6 +13,14 @@ const (
 
 var detectorNames = [numDetectors]string{"ewma", "population"}
 
+// horizon is the slot, after the per-window features, of the judged
+// value that sums windows over the Horizon: messages for a token, 401s
+// spread over distinct tokens for an address. numJudged counts all.
+const (
+	horizon   = features.NumFeatures
+	numJudged = features.NumFeatures + 1
+)
+
 // entity is what the detector remembers of one token or address. The
 // thresholds for the window being judged are cached, so that judging a
 // record is a few comparisons.
@@ -23,13 +31,27 @@ type entity struct {
 	n      int64 // windows learned, empty ones included
 	active int64 // non-empty windows learned
 	stats  [features.NumFeatures]stat
+	// page is the most messages one request returned, a peak decaying
+	// like stat.Peak: the unit in which messages arrive.
+	page float32
+	// acc is the horizon sum at the end of the last window learned, a
+	// geometric sum of windows that forgets with the Horizon; accPeak is
+	// its decaying peak.
+	acc, accPeak float32
+	accRun       float32 // largest sum of the current block, see learnHorizon
+	// woke is the start of the window that ended a silence of at least
+	// DormantAfter, 0 when none: for a Horizon from then the entity's
+	// peaks, learned before the silence, are not trusted.
+	woke int64
 
 	// Cached judgement of the window starting at thrFor: thresholds and
-	// expected values, by the detector thrDet.
-	thrFor int64
-	thr    [features.NumFeatures]float32
-	exp    [features.NumFeatures]float32
-	thrPop uint32 // population version the cache was computed with
+	// expected values, by the detector thrDet, and accBase, the horizon
+	// sum carried into that window.
+	thrFor  int64
+	thr     [numJudged]float32
+	exp     [numJudged]float32
+	accBase float32
+	thrPop  uint32 // population version the cache was computed with
 
 	kind   features.Kind
 	thrDet int8
@@ -42,9 +64,9 @@ type entity struct {
 // since its last alert, and the ongoing anomalous episode if any.
 type EpisodeState struct {
 	// Cooldown.
-	LastAlert int64                         // event time of the last alert, Unix ns
-	Alerted   [features.NumFeatures]float32 // value last alerted per feature
-	Severity  uint8                         // highest severity alerted in the cooldown
+	LastAlert int64              // event time of the last alert, Unix ns
+	Alerted   [numJudged]float32 // value last alerted per feature
+	Severity  uint8              // highest severity alerted in the cooldown
 	// Open is the start of a window reported early that has not closed
 	// yet, 0 when none.
 	Open int64
@@ -55,7 +77,7 @@ type EpisodeState struct {
 	Excess float64
 	// Thresholds and expected values frozen when the episode began, so
 	// that it keeps counting while the baseline adapts to the traffic.
-	Thr [features.NumFeatures]float32
+	Thr [numJudged]float32
 	Exp float32 // expected messages
 }
 

@@ -64,7 +64,7 @@ func (d *Detector) trackEpisode(e *entity, w *features.Window, anomalous uint32)
 		if ep == nil || ep.Since == 0 {
 			continue
 		}
-		if judged && (anomalous != 0 || d.aboveFrozen(ep, w)) {
+		if judged && (anomalous != 0 || d.aboveFrozen(e, ep, w)) {
 			ep.Since = min(ep.Since, start)
 			ep.Quiet = 0
 			ep.Excess += max(0, w.V[features.Messages]-float64(ep.Exp))
@@ -79,9 +79,9 @@ func (d *Detector) trackEpisode(e *entity, w *features.Window, anomalous uint32)
 	}
 }
 
-func (d *Detector) aboveFrozen(ep *EpisodeState, w *features.Window) bool {
+func (d *Detector) aboveFrozen(e *entity, ep *EpisodeState, w *features.Window) bool {
 	for _, f := range d.alerted[w.Kind] {
-		if w.V[f] > float64(ep.Thr[f]) {
+		if value(e, w, f) > float64(ep.Thr[f]) {
 			return true
 		}
 	}
@@ -121,6 +121,7 @@ func (d *Detector) learn(e *entity, w *features.Window, r *rates, k int64) {
 		peak := max(float64(s.Peak)*peakKeep, x[f])
 		*s = stat{float32(m), float32(max(v, 0)), float32(peak)}
 	}
+	d.learnHorizon(e, w, r, k)
 	e.n += k + 1
 	e.active++
 	e.last = w.End.UnixNano()
@@ -128,6 +129,44 @@ func (d *Detector) learn(e *entity, w *features.Window, r *rates, k int64) {
 	if e.thrDet == detEWMA {
 		d.pop[e.kind].add(&x)
 	}
+}
+
+// learnHorizon carries the horizon sum and the page size past w. Like
+// the baselines they are winsorised: the sum is learned no higher than
+// its threshold, and a window anomalous in messages does not teach the
+// page, so that an exfiltration's large pages do not blunt the
+// judgement of the token's next windows.
+//
+// The peak of the sum is learned a Horizon late: accRun keeps the
+// largest sum of the current Horizon-aligned block, and joins accPeak
+// when the block ends. A sum chases itself: learned at once, a peak
+// that grows by less than PeakRatio a window (any pull spread over the
+// horizon) would keep the threshold ahead of it for ever.
+func (d *Detector) learnHorizon(e *entity, w *features.Window, r *rates, k int64) {
+	acc := min(value(e, w, horizon), float64(e.thr[horizon]))
+	decay := pow(r.peakDecay, k+1)
+	e.acc = float32(acc)
+	e.accPeak = float32(float64(e.accPeak) * decay)
+	h := int64(d.opts.Horizon)
+	if e.last != 0 && floorDiv(w.Start.UnixNano(), h) != floorDiv(e.last-r.size, h) {
+		e.accPeak = max(e.accPeak, e.accRun)
+		e.accRun = 0
+	}
+	e.accRun = max(e.accRun, float32(acc))
+	page := float64(e.page) * decay
+	if w.V[features.Messages] <= float64(e.thr[features.Messages]) {
+		page = max(page, w.MaxMessages)
+	}
+	e.page = float32(page)
+}
+
+// floorDiv divides rounding down, also before the epoch.
+func floorDiv(t, d int64) int64 {
+	q := t / d
+	if t%d < 0 {
+		q--
+	}
+	return q
 }
 
 // foldPopulation folds the windows gathered for earlier ends into the

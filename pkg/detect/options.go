@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"time"
 
 	"github.com/sentinel-project/sentinel/pkg/features"
@@ -34,6 +35,20 @@ type Options struct {
 	// feature is learned but never alerted on for that kind. A kind whose
 	// MinAbs are all zero takes the defaults.
 	MinAbs [features.NumKinds]features.Vector
+	// Horizon is the time over which the horizon sum of a window adds up
+	// earlier windows: a geometric sum with time constant Horizon, about
+	// a Horizon's worth of windows. Default 30m.
+	Horizon time.Duration
+	// HorizonMinAbs are per kind the horizon sums under which a window is
+	// never anomalous: of messages for a token, of 401s spread over
+	// distinct tokens (the lesser of the window's 401s and its distinct
+	// tokens) for an address. Zero for a kind means no horizon judgement
+	// for it; all zero takes the defaults.
+	HorizonMinAbs [features.NumKinds]float64
+	// DormantAfter is the silence after which an entity with history is
+	// dormant: for a Horizon after it wakes, its horizon sum faces
+	// HorizonMinAbs and its mean, not its stale peaks. Default 48h.
+	DormantAfter time.Duration
 	// Critical: a finding is critical when the observed value is at least
 	// Critical times the threshold. Default 3.
 	Critical float64
@@ -87,6 +102,10 @@ type Options struct {
 
 	// TopPeers is how many peers a finding lists. Default 5.
 	TopPeers int
+
+	// tail is the normal tail probability beyond Z, used as the tail of
+	// the Poisson quantiles.
+	tail float64
 }
 
 // DefaultOptions returns the defaults, reasoned about in the package
@@ -100,6 +119,9 @@ func DefaultOptions() Options {
 		PeakRatio:           1.5,
 		SDFloor:             1,
 		MinAbs:              defaultMinAbs(),
+		Horizon:             30 * time.Minute,
+		DormantAfter:        48 * time.Hour,
+		HorizonMinAbs:       [features.NumKinds]float64{features.Token: 1000, features.IP: 100},
 		Critical:            3,
 		Warmup:              time.Hour,
 		WarmupWindows:       10,
@@ -150,6 +172,11 @@ func (o Options) withDefaults() Options {
 			o.MinAbs[k] = d.MinAbs[k]
 		}
 	}
+	setDur(&o.Horizon, d.Horizon)
+	setDur(&o.DormantAfter, d.DormantAfter)
+	if o.HorizonMinAbs == [features.NumKinds]float64{} {
+		o.HorizonMinAbs = d.HorizonMinAbs
+	}
 	setF(&o.Critical, d.Critical)
 	setDur(&o.Warmup, d.Warmup)
 	setInt(&o.WarmupWindows, d.WarmupWindows)
@@ -166,6 +193,7 @@ func (o Options) withDefaults() Options {
 	setInt(&o.MaxEntities, d.MaxEntities)
 	setDur(&o.SweepEvery, d.SweepEvery)
 	setInt(&o.TopPeers, d.TopPeers)
+	o.tail = math.Erfc(o.Z/math.Sqrt2) / 2
 	return o
 }
 

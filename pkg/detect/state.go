@@ -26,6 +26,10 @@ type EntityState struct {
 	First, Last     int64
 	N, Active       int64
 	Mean, Var, Peak [features.NumFeatures]float32
+	// Page is the decaying largest page; Acc and AccPeak the horizon sum
+	// and its decaying peak.
+	Page, Acc, AccPeak, AccRun float32
+	Woke                       int64
 	// The alert state of each detector, nil when idle.
 	EWMA, Population *EpisodeState
 }
@@ -51,6 +55,7 @@ func (e *entity) state() EntityState {
 	s := EntityState{
 		Kind: e.kind, Key: e.key, First: e.first, Last: e.last,
 		N: e.n, Active: e.active,
+		Page: e.page, Acc: e.acc, AccPeak: e.accPeak, AccRun: e.accRun, Woke: e.woke,
 		EWMA:       copyEpisode(e.ep[detEWMA]),
 		Population: copyEpisode(e.ep[detPopulation]),
 	}
@@ -88,6 +93,7 @@ func restoreEntity(s *EntityState) *entity {
 	e := &entity{
 		key: s.Key, kind: s.Kind, first: s.First, last: s.Last,
 		n: s.N, active: s.Active, thrFor: math.MinInt64,
+		page: s.Page, acc: s.Acc, accPeak: s.AccPeak, accRun: s.AccRun, woke: s.Woke,
 	}
 	e.ep[detEWMA] = copyEpisode(s.EWMA)
 	e.ep[detPopulation] = copyEpisode(s.Population)

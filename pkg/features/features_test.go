@@ -33,6 +33,7 @@ type closed struct {
 	Key, Hint  string
 	Start, End time.Time
 	V          Vector
+	MaxMsgs    float64
 	First      time.Time
 	Last       time.Time
 	Top        []string
@@ -40,7 +41,7 @@ type closed struct {
 
 func collect(out *[]closed) func(*Window) {
 	return func(w *Window) {
-		*out = append(*out, closed{w.Kind, w.Key, w.Hint, w.Start, w.End, w.V, w.First, w.Last, w.TopPeers(3)})
+		*out = append(*out, closed{w.Kind, w.Key, w.Hint, w.Start, w.End, w.V, w.MaxMessages, w.First, w.Last, w.TopPeers(3)})
 	}
 }
 
@@ -261,6 +262,25 @@ func run(a *Aggregator, rs []*ingest.Record, out *[]closed, maxT *time.Time) {
 			a.Advance(maxT.Add(-30*time.Second), collect(out))
 		}
 		a.Add(r)
+	}
+}
+
+// TestMaxMessages checks that a window keeps the largest single
+// record's messages, unweighted: it is the page size of the requests,
+// whatever the sampling, while the total is weighted.
+func TestMaxMessages(t *testing.T) {
+	a := New(Options{})
+	var tok, ip *Window
+	for i, n := range []int64{3, 7, 0, 2} {
+		r := rec(time.Duration(i)*time.Second, "aaaaaaaaaaaa", "10.0.0.1", 200, n)
+		r.Weight = 10
+		tok, ip, _ = a.Add(r)
+	}
+	if tok.MaxMessages != 7 || ip.MaxMessages != 7 {
+		t.Errorf("MaxMessages = %v (token), %v (ip), want 7", tok.MaxMessages, ip.MaxMessages)
+	}
+	if tok.V[Messages] != 120 {
+		t.Errorf("messages = %v, want 120", tok.V[Messages])
 	}
 }
 

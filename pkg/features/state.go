@@ -23,6 +23,7 @@ type WindowState struct {
 	Key, Hint   string
 	Start       time.Time
 	V           Vector
+	MaxMessages float64
 	First, Last time.Time
 	Marks       uint32
 	Peers       []PeerState // tracked peers, in the window's order
@@ -62,7 +63,7 @@ func (a *Aggregator) Snapshot() AggState {
 func (w *Window) state() WindowState {
 	s := WindowState{
 		Kind: w.Kind, Key: w.Key, Hint: w.Hint, Start: w.Start,
-		V: w.V, First: w.First, Last: w.Last, Marks: w.Marks,
+		V: w.V, MaxMessages: w.MaxMessages, First: w.First, Last: w.Last, Marks: w.Marks,
 		Peers: make([]PeerState, len(w.peers.top)),
 	}
 	for i := range w.peers.top {
@@ -109,6 +110,7 @@ func (a *Aggregator) restoreWindow(s *WindowState) error {
 	w := new(Window)
 	w.open(s.Kind, s.Key, start, a.size)
 	w.Hint, w.V, w.First, w.Last, w.Marks = s.Hint, s.V, s.First, s.Last, s.Marks
+	w.MaxMessages = s.MaxMessages
 	if err := w.restorePeers(s); err != nil {
 		return err
 	}

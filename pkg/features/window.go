@@ -19,6 +19,11 @@ type Window struct {
 	// Start and End bound the window: Start <= event time < End.
 	Start, End time.Time
 	V          Vector // counts so far, weighted by Record.Weight
+	// MaxMessages is the most messages any one record of the window
+	// returned, unweighted: the page size the client pulls with. Counts
+	// of messages come in requests of up to that many, which is what
+	// their spread depends on.
+	MaxMessages float64
 	// First and Last are the earliest and latest event times of the
 	// records counted so far.
 	First, Last time.Time
@@ -75,6 +80,7 @@ func (w *Window) add(r *ingest.Record, wt float64) {
 	}
 	w.V[Requests] += wt
 	w.V[Messages] += float64(r.Messages) * wt
+	w.MaxMessages = max(w.MaxMessages, float64(r.Messages))
 	w.V[Bytes] += float64(r.Bytes) * wt
 	if r.Status >= 400 && r.Status != 401 {
 		w.V[Errors] += wt

@@ -112,8 +112,8 @@ func TestBurstCooldownEscalation(t *testing.T) {
 	if f.Detector != "ewma" || f.Feature != "messages" || !f.Early || f.Kind != features.Token {
 		t.Errorf("finding %+v, want an early ewma token finding on messages", f)
 	}
-	if f.Threshold != 200 {
-		t.Errorf("threshold %v, want the 200-message floor", f.Threshold)
+	if floor := DefaultOptions().MinAbs[features.Token][features.Messages]; f.Threshold != floor {
+		t.Errorf("threshold %v, want the %v-message floor", f.Threshold, floor)
 	}
 	if !f.Since.Equal(start) || !f.WindowStart.Equal(start) {
 		t.Errorf("Since %v, WindowStart %v; want both %v", f.Since, f.WindowStart, start)

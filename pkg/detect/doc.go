@@ -20,7 +20,9 @@
 // day of history, so that a token's daily rhythm is in its variance.
 // Beside it each entity keeps a peak, the largest recent window decaying
 // with PeakHalfLife (72h): a nightly export of 3000 messages is
-// remembered at 79% the next night and 1.5 times that covers it.
+// remembered at 79% the next night, and PeakRatio = 2 times that covers
+// it even when tonight's export is half as large again as last night's
+// (1.5, the first choice, let seed 3's second export night alert).
 //
 // # Thresholds
 //
@@ -37,8 +39,9 @@
 // past from alerting at twice its usual volume (platform surges, organic
 // growth); PeakRatio keeps regular heavy windows normal; MinAbs stops a
 // quiet token from alerting over a handful of messages. MinAbs defaults,
-// per minute: tokens 200 messages (a mailbox page or two: exfiltration
-// starts well above), 20 MB, 10 distinct addresses, 3000 requests;
+// per minute: tokens 300 messages (a few pages: exfiltration starts well
+// above, and at 200 young tokens on their first day alerted on one
+// ordinary large page), 20 MB, 10 distinct addresses, 3000 requests;
 // addresses 500 messages, 30 unauthorized responses, 20 distinct
 // tokens, 3000 requests. A zero MinAbs means the feature is learned but
 // never alerted on: errors (status >= 400 but 401) by default for both

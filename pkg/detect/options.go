@@ -26,7 +26,7 @@ type Options struct {
 	// Default 5.
 	Ratio float64
 	// PeakRatio: a window is never anomalous below PeakRatio times the
-	// remembered peak. Default 1.5.
+	// remembered peak. Default 2.
 	PeakRatio float64
 	// SDFloor is the smallest standard deviation assumed. Default 1.
 	SDFloor float64
@@ -116,7 +116,7 @@ func DefaultOptions() Options {
 		PeakHalfLife:        72 * time.Hour,
 		Z:                   6,
 		Ratio:               5,
-		PeakRatio:           1.5,
+		PeakRatio:           2,
 		SDFloor:             1,
 		MinAbs:              defaultMinAbs(),
 		Horizon:             30 * time.Minute,
@@ -145,7 +145,7 @@ func defaultMinAbs() [features.NumKinds]features.Vector {
 	var m [features.NumKinds]features.Vector
 	m[features.Token] = features.Vector{
 		features.Requests: 3000, // 50 requests a second
-		features.Messages: 200,
+		features.Messages: 300,
 		features.Bytes:    20e6,
 		features.Peers:    10, // distinct addresses
 	}

@@ -192,24 +192,68 @@ func idleWindows(e *entity, start int64, r *rates) int64 {
 // prepare makes sure e's cached thresholds are those for w.
 func (d *Detector) prepare(e *entity, w *features.Window, r *rates) {
 	start := w.Start.UnixNano()
-	if e.thrFor == start && (e.thrDet == detEWMA || e.thrPop == d.popVer) {
+	if e.thrFor != start {
+		d.prepareWindow(e, start, r)
+	}
+	if e.thrReady && (e.thrDet == detEWMA || e.thrPop == d.popVer) {
 		return
 	}
-	e.thrFor = start
-	k := idleWindows(e, start, r)
-	e.accBase = float32(float64(e.acc) * pow(r.accKeep, k+1))
-	if e.active > 0 && k*r.size >= int64(d.opts.DormantAfter) {
-		e.woke = start
+	// Most windows of most entities never come near a floor: computing
+	// their thresholds was most of the engine's time per line.
+	if !d.aboveFloor(e, w) {
+		d.floorThresholds(e)
+		return
 	}
-	if start-e.first >= d.warmup && e.active >= int64(d.opts.WarmupWindows) {
+	e.thrReady = true
+	k := idleWindows(e, start, r)
+	if e.thrDet == detEWMA {
 		d.prepareEWMA(e, r, k)
 		return
 	}
 	d.preparePopulation(e)
 }
 
+// prepareWindow does what the start of a window needs whatever its
+// values: the horizon sum carried in, a wake from dormancy, and which
+// detector judges the entity.
+func (d *Detector) prepareWindow(e *entity, start int64, r *rates) {
+	e.thrFor = start
+	e.thrReady = false
+	k := idleWindows(e, start, r)
+	e.accBase = float32(float64(e.acc) * pow(r.accKeep, k+1))
+	if e.active > 0 && k*r.size >= int64(d.opts.DormantAfter) {
+		e.woke = start
+	}
+	e.thrDet = detPopulation
+	if start-e.first >= d.warmup && e.active >= int64(d.opts.WarmupWindows) {
+		e.thrDet = detEWMA
+	}
+}
+
+// aboveFloor reports whether some judged value of w exceeds its floor.
+func (d *Detector) aboveFloor(e *entity, w *features.Window) bool {
+	for _, f := range d.alerted[e.kind] {
+		if value(e, w, f) > d.opts.minAbs(e.kind, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// floorThresholds sets every threshold to its floor, or to infinity for
+// a feature learned but never alerted on, so that learning clamps
+// nothing a real threshold would not have clamped.
+func (d *Detector) floorThresholds(e *entity) {
+	for f := range features.Feature(numJudged) {
+		thr := d.opts.minAbs(e.kind, f)
+		if thr == 0 {
+			thr = math.Inf(1)
+		}
+		e.thr[f], e.exp[f] = float32(thr), 0
+	}
+}
+
 func (d *Detector) prepareEWMA(e *entity, r *rates, k int64) {
-	e.thrDet = detEWMA
 	page := float64(e.page) * pow(r.peakDecay, k)
 	for f := range e.stats {
 		m, v, peak := e.stats[f].expected(r, e.n, k)
@@ -256,7 +300,6 @@ func (d *Detector) prepareHorizon(e *entity, r *rates, k int64, page float64) {
 }
 
 func (d *Detector) preparePopulation(e *entity) {
-	e.thrDet = detPopulation
 	e.thrPop = d.popVer
 	p := &d.pop[e.kind]
 	warm := p.Samples >= int64(d.opts.PopulationWarmup)

@@ -56,6 +56,11 @@ type entity struct {
 	kind   features.Kind
 	thrDet int8
 	gone   bool // evicted: a window still pointing here must look again
+	// thrReady says thr and exp hold the window's real thresholds; until
+	// some value passes its floor they hold the floors, which give the
+	// same verdicts (every threshold is at least its floor) at a fraction
+	// of the cost.
+	thrReady bool
 
 	ep [numDetectors]*EpisodeState
 }

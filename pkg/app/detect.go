@@ -19,6 +19,9 @@ func detectOptions(c config.Detect) detect.Options {
 	setIf(&o.PeakRatio, c.PeakRatio)
 	setIf(&o.PopulationZ, c.PopulationZ)
 	setIf(&o.MinAbs[features.Token][features.Messages], c.MinMessages)
+	setIf(&o.Horizon, c.Horizon)
+	setIf(&o.HorizonMinAbs[features.Token], c.HorizonMinMessages)
+	setIf(&o.DormantAfter, c.DormantAfter)
 	return o
 }
 

@@ -75,6 +75,14 @@ type Detect struct {
 	MinMessages float64 `yaml:"min_messages"`
 	// IdleTTL is how long an entity may be silent before it is forgotten.
 	IdleTTL time.Duration `yaml:"idle_ttl"`
+	// Horizon is the span of the slower sum that catches pulls staying
+	// under every one-minute threshold; HorizonMinMessages its floor for
+	// tokens.
+	Horizon            time.Duration `yaml:"slow_window"`
+	HorizonMinMessages float64       `yaml:"slow_min_messages"`
+	// DormantAfter is the silence after which a token waking up is judged
+	// without its old peaks.
+	DormantAfter time.Duration `yaml:"dormant_after"`
 }
 
 // Alerts configures where alerts go.

@@ -125,6 +125,7 @@ func (c *Config) validateDetect() error {
 	durations := map[string]time.Duration{
 		"detect.warmup": d.Warmup, "detect.cooldown": d.Cooldown,
 		"detect.half_life": d.HalfLife, "detect.idle_ttl": d.IdleTTL,
+		"detect.slow_window": d.Horizon, "detect.dormant_after": d.DormantAfter,
 	}
 	for _, name := range sortedKeys(durations) {
 		if durations[name] < 0 {
@@ -134,6 +135,7 @@ func (c *Config) validateDetect() error {
 	numbers := map[string]float64{
 		"detect.z": d.Z, "detect.ratio": d.Ratio, "detect.peak_ratio": d.PeakRatio,
 		"detect.population_z": d.PopulationZ, "detect.min_messages": d.MinMessages,
+		"detect.slow_min_messages": d.HorizonMinMessages,
 	}
 	for _, name := range sortedKeys(numbers) {
 		if numbers[name] < 0 {

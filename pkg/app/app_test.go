@@ -1,0 +1,46 @@
+package app
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sentinel-project/sentinel/pkg/config"
+	"github.com/sentinel-project/sentinel/pkg/detect"
+	"github.com/sentinel-project/sentinel/pkg/features"
+)
+
+func TestDetectOptionsKeepDefaultsForUnsetFields(t *testing.T) {
+	c, err := config.Parse([]byte("detect:\n  min_messages: 800\n  slow_window: 1h\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := detectOptions(c.Detect)
+	def := detect.DefaultOptions()
+	if got.MinAbs[features.Token][features.Messages] != 800 || got.Horizon != time.Hour {
+		t.Fatalf("set fields not applied: min %v, horizon %v", got.MinAbs[features.Token][features.Messages], got.Horizon)
+	}
+	// Setting one floor must not zero the token's other floors, which
+	// would silence those features.
+	if got.MinAbs[features.Token][features.Bytes] != def.MinAbs[features.Token][features.Bytes] ||
+		got.MinAbs[features.IP] != def.MinAbs[features.IP] || got.Z != def.Z || got.Cooldown != def.Cooldown {
+		t.Fatalf("unset fields lost their defaults: %+v", got)
+	}
+}
+
+func TestSourcesFromArgsOrConfig(t *testing.T) {
+	c, err := config.Parse([]byte("sources:\n  - path: /var/log/a.log\n    format: caddy\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs, err := Sources(c, nil)
+	if err != nil || len(srcs) != 1 || srcs[0].Paths[0] != "/var/log/a.log" || len(srcs[0].Format.Mapping.Token) == 0 {
+		t.Fatalf("config sources = %+v, %v", srcs, err)
+	}
+	srcs, err = Sources(c, []string{"x.log", "y.log"})
+	if err != nil || len(srcs) != 1 || len(srcs[0].Paths) != 2 {
+		t.Fatalf("argument sources = %+v, %v", srcs, err)
+	}
+	if _, err := Sources(config.Default(), nil); err == nil {
+		t.Fatal("no sources anywhere was accepted")
+	}
+}

@@ -127,7 +127,9 @@
 // threshold the closed window will too: Peek, called after each record,
 // reports it then (Early), within seconds of the crossing, and Close does
 // not report that feature of that window again. Thresholds are computed
-// once per window and baseline change, so a Peek is a few comparisons
+// at most once per window and baseline change, and only once some value
+// of the window passes its floor (every threshold is at least its floor,
+// and most windows never get there), so a Peek is a few comparisons
 // (BenchmarkPeek: under 20 ns).
 //
 // # Learning from anomalies

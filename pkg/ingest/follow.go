@@ -33,10 +33,13 @@ const (
 	// starts at once.
 	followPassBudget = 32 << 20
 	// followIdleClose is how long a file whose path has gone may stay idle
+	// (counted from when the path went, or from its last growth if later)
 	// before its descriptor is closed. Until then a writer that has not yet
 	// reopened its log can still append to it.
-	followIdleClose = 10 * time.Second
 )
+
+// followIdleClose is a variable so that tests can shorten it.
+var followIdleClose = 10 * time.Second
 
 // FollowOptions configures Follow.
 type FollowOptions struct {

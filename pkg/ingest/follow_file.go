@@ -25,6 +25,9 @@ type followedPath struct {
 	state     string              // last state logged, so each change logs once
 	gap       int64               // bytes known lost, reported with the next batch
 	retire    func(*followedFile) // told of each file left behind, with how far it was read
+	// goneSince is when the path was first seen missing while a file was
+	// open, zero while the path exists.
+	goneSince time.Time
 }
 
 // followedFile is one open generation of a followed path.
@@ -284,9 +287,13 @@ const maxHeldGenerations = 8
 func (fp *followedPath) noticeRotation() bool {
 	fi, err := os.Stat(fp.path)
 	if err != nil {
+		if fp.goneSince.IsZero() {
+			fp.goneSince = time.Now()
+		}
 		fp.setState("gone", err, "followed file was moved or deleted; reading what remains of it")
 		return false
 	}
+	fp.goneSince = time.Time{}
 	dev, ino := fileDevIno(fi)
 	if fp.holds(dev, ino) || len(fp.next) >= maxHeldGenerations {
 		return true
@@ -376,7 +383,11 @@ func (fp *followedPath) flushLast(ctx context.Context) error {
 // closeIfIdle closes a file whose path has gone once nothing has been
 // appended to it for followIdleClose, so a deleted file's space is freed.
 func (fp *followedPath) closeIfIdle(ctx context.Context) {
-	if time.Since(fp.cur.lastGrown) < followIdleClose {
+	// A writer that has not reopened its log yet keeps appending to the
+	// renamed file (logrotate's create before nginx's reopen), so the
+	// wait counts from when the path went, not from the last growth,
+	// which may be long before (TestFollowRenamedFileKeptWhileWriterLags).
+	if time.Since(fp.cur.lastGrown) < followIdleClose || time.Since(fp.goneSince) < followIdleClose {
 		return
 	}
 	if fp.flushLast(ctx) != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -361,4 +362,42 @@ func TestFollowKeepsOldFileUntilWriterMoves(t *testing.T) {
 	srcWriteLines(t, path, 10, 15)
 	got, _ = run.collectLines(t, 14, 5*time.Second)
 	srcCheckSeq(t, got, 10, 15)
+}
+
+// TestFollowRenamedFileKeptWhileWriterLags renames a log that has been
+// quiet for a while, as logrotate's create does, and has the writer go
+// on appending to the renamed file before it reopens the path: those
+// lines must be read. A follower that closed the renamed file as soon as
+// it saw the path gone, because the file had not grown for a while, lost
+// them.
+func TestFollowRenamedFileKeptWhileWriterLags(t *testing.T) {
+	defer func(d time.Duration) { followIdleClose = d }(followIdleClose)
+	followIdleClose = 2 * time.Second
+	dir := t.TempDir()
+	live := dir + "/app.log"
+	srcWriteLines(t, live, 0, 10)
+	logs := &srcLogBuffer{}
+	run := srcStartFollow(t, FollowOptions{Paths: []string{live}, PollInterval: 5 * time.Millisecond, Logger: zerolog.New(logs)})
+	defer run.stop(t)
+	got, _ := run.collectLines(t, 9, 5*time.Second)
+	srcCheckSeq(t, got, 0, 10)
+
+	// The file has been quiet for longer than the idle limit when it is
+	// rotated; the precondition is time itself, nothing to synchronise on.
+	time.Sleep(followIdleClose + 100*time.Millisecond)
+	rotated := dir + "/app.log.1"
+	if err := os.Rename(live, rotated); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "moved or deleted") {
+		if time.Now().After(deadline) {
+			t.Fatal("the follower never noticed the rename")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition
+	}
+	srcWriteLines(t, rotated, 10, 20) // the writer has not reopened yet
+	srcWriteLines(t, live, 20, 30)    // now it has
+	got, _ = run.collectLines(t, 29, 5*time.Second)
+	srcCheckSeq(t, got, 10, 30)
 }

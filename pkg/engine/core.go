@@ -38,6 +38,10 @@ type core struct {
 	maxEvent time.Time // latest event time applied
 	closeAt  time.Time // event time at which the next window closes
 	stats    *Stats
+	// wallClock, set for live runs, dates rejected lines while no line
+	// has given an event time: a source whose every line is rejected
+	// (the wrong format) must still be reported.
+	wallClock func() time.Time
 }
 
 func newCore(opts Options, emit func(*alert.Alert)) *core {
@@ -61,12 +65,19 @@ func (c *core) applyParsed(p *parsed) {
 	src.Rejected.add(p.rejects)
 	src.GapBytes += p.batch.Gap
 	for i := range p.recs {
+		if p.recs[i].Cred.FP != "" {
+			src.WithCred++
+		}
 		if !c.add(&p.recs[i]) {
 			src.Late++
 		}
 	}
 	n := int64(len(p.batch.Lines))
-	if f := c.rejects.Add(p.batch.Source, c.maxEvent, n, p.rejects.Total()); f != nil {
+	at := c.maxEvent
+	if at.IsZero() && c.wallClock != nil {
+		at = c.wallClock()
+	}
+	if f := c.rejects.Add(p.batch.Source, at, n, p.rejects.Total()); f != nil {
 		c.stats.Alerts++
 		c.emit(c.rejectAlert(f))
 	}

@@ -81,6 +81,7 @@ type runner struct {
 	lastArrival time.Time
 	duplicates  int64
 	warner      *rejectWarner
+	noCredSaid  map[string]bool
 }
 
 func newRunner(opts RunOptions) (*runner, error) {
@@ -97,8 +98,9 @@ func newRunner(opts RunOptions) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{opts: opts, log: opts.Logger, journal: j, positions: make(map[string]ingest.Position)}
+	r := &runner{opts: opts, log: opts.Logger, journal: j, positions: make(map[string]ingest.Position), noCredSaid: map[string]bool{}}
 	r.core = newCore(opts.Options, r.deliver)
+	r.core.wallClock = opts.Now
 	r.warner = newRejectWarner(opts.Logger, time.Minute, opts.Now)
 	fi := newFormatIndex(opts.Sources)
 	r.parsers = newParsers(sourceFormats(opts.Sources), fi.of)
@@ -230,6 +232,7 @@ func (r *runner) apply(b ingest.Batch) {
 	}
 	r.core.applyParsed(p)
 	r.warner.add(b.Source, p.rejects)
+	r.checkCredentials(b.Source)
 	if b.Gap > 0 {
 		// Rare (copytruncate's window, an over-long line) and each one a
 		// loss the operator should hear of.
@@ -240,6 +243,19 @@ func (r *runner) apply(b ingest.Batch) {
 		r.positions[b.Pos.Path] = b.Pos
 	}
 	r.lastArrival = r.opts.Now()
+}
+
+// checkCredentials warns, once per source, when a thousand lines were
+// read and not one carried a credential: the format or mapping is most
+// likely wrong, and every token's traffic is invisible.
+func (r *runner) checkCredentials(source string) {
+	src := r.core.stats.Sources[source]
+	if src == nil || src.WithCred > 0 || src.Lines < 1000 || r.noCredSaid[source] {
+		return
+	}
+	r.noCredSaid[source] = true
+	r.log.Warn().Str("source", source).Int64("lines", src.Lines).Int64("rejected", src.Rejected.Total()).
+		Msg("no line carried a credential: check the source's format and its mapping's token paths")
 }
 
 // advanceQuiet closes windows as wall-clock time passes while every

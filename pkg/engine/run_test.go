@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
@@ -246,4 +248,65 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// TestWrongFormatIsReported follows a Traefik log read as if it were in
+// the canonical format: every line is rejected (no ts), yet that must
+// raise a source alert and say so in the log, not pass in silence.
+func TestWrongFormatIsReported(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	dir := t.TempDir()
+	log := filepath.Join(dir, "traefik.log")
+	f, _ := os.Create(log)
+	for i := range 1200 {
+		ts := time.Now().Add(-time.Duration(1200-i) * time.Second).UTC().Format(time.RFC3339Nano)
+		fmt.Fprintf(f, `{"ClientHost":"203.0.113.21","DownstreamStatus":200,"RequestMethod":"GET","RequestPath":"/messages","StartUTC":%q,"request_X-Api-Key":"tok_live_x"}`+"\n", ts)
+	}
+	f.Close()
+	var logs lockedBuffer
+	got := &collector{}
+	var srcAlerts []string
+	var mu sync.Mutex
+	opts := RunOptions{
+		Options: testOptions(), Sources: []Source{canonicalSource(log)},
+		StateDir: filepath.Join(dir, "state"), CheckpointInterval: 20 * time.Millisecond,
+		Deliver: func(a *alert.Alert) {
+			got.deliver(a)
+			mu.Lock()
+			if a.Entity == alert.EntitySource {
+				srcAlerts = append(srcAlerts, a.Key)
+			}
+			mu.Unlock()
+		},
+	}
+	opts.Logger = zerolog.New(&logs)
+	stop := startRun(t, opts)
+	waitCheckpoint(t, opts.StateDir, log, fileSize(t, log))
+	stop()
+	if len(srcAlerts) != 1 || srcAlerts[0] != log {
+		t.Errorf("source alerts %v, want one for %s", srcAlerts, log)
+	}
+	for _, want := range []string{"no line carried a credential", "rejected lines that could not be parsed"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log does not say %q:\n%s", want, logs.String())
+		}
+	}
+}
+
+// lockedBuffer is a log sink safe to read while the engine writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Stats counts what the engine read, per source, and what it raised.
@@ -16,6 +18,7 @@ type SourceStats struct {
 	Lines    int64
 	Rejected Rejects // by reason
 	Late     int64   // parsed, but too late for their window
+	WithCred int64   // parsed lines that carried a credential
 	GapBytes int64   // known lost, e.g. logrotate's copytruncate gap
 }
 
@@ -55,7 +58,19 @@ func (s *Stats) Names() []string {
 	return slices.Sorted(maps.Keys(s.Sources))
 }
 
-// Lines is the total over all sources.
+// String gives the counts as "json=3 time=1", sorted by reason.
+func (r Rejects) String() string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(r)) {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", k, r[k])
+	}
+	return b.String()
+}
+
+// Lines returns the totals over all sources.
 func (s *Stats) Lines() (lines, rejected, late int64) {
 	for _, src := range s.Sources {
 		lines += src.Lines

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,6 +37,15 @@ type RunOptions struct {
 	// QuietAfter is how long sources may be silent before windows are
 	// closed by the passing of wall-clock time; default 5s.
 	QuietAfter time.Duration
+	// Stdin is read for the source "-"; os.Stdin when nil.
+	Stdin io.Reader
+}
+
+func (o *RunOptions) stdin() io.Reader {
+	if o.Stdin == nil {
+		return os.Stdin
+	}
+	return o.Stdin
 }
 
 // checkpoint is everything a restart needs, saved together so that the
@@ -66,7 +76,21 @@ func Run(ctx context.Context, opts RunOptions) error {
 	if err := r.warm(ctx); err != nil {
 		return err
 	}
+	defer r.logSummary()
 	return r.follow(ctx)
+}
+
+// logSummary says, at stop, what this run read per source and raised.
+func (r *runner) logSummary() {
+	for _, name := range r.core.stats.Names() {
+		src := r.core.stats.Sources[name]
+		r.log.Info().Str("source", name).Int64("lines", src.Lines).
+			Int64("with_credential", src.WithCred).Int64("rejected", src.Rejected.Total()).
+			Str("rejected_by_reason", src.Rejected.String()).Int64("late", src.Late).
+			Int64("gap_bytes", src.GapBytes).Msg("read since start")
+	}
+	r.log.Info().Int64("alerts", r.core.stats.Alerts).Int64("repeats_suppressed", r.duplicates).
+		Msg("alerts raised since start")
 }
 
 type runner struct {
@@ -173,7 +197,7 @@ func (r *runner) follow(ctx context.Context) error {
 	defer cancel()
 	batches := make(chan ingest.Batch, 16)
 	errc := make(chan error, len(r.opts.Sources)+1)
-	r.startSources(ctx, batches, errc)
+	inputEnded := r.startSources(ctx, batches, errc)
 	if r.opts.Ready != nil {
 		r.opts.Ready()
 	}
@@ -190,6 +214,8 @@ func (r *runner) follow(ctx context.Context) error {
 			r.save()
 		case <-quiet.C:
 			r.advanceQuiet()
+		case <-inputEnded:
+			return r.finishInput(batches)
 		case err := <-errc:
 			r.save()
 			return err
@@ -199,7 +225,11 @@ func (r *runner) follow(ctx context.Context) error {
 	}
 }
 
-func (r *runner) startSources(ctx context.Context, out chan<- ingest.Batch, errc chan<- error) {
+// startSources starts a reader per kind of source. The returned channel
+// is closed when standard input ends and it was the only source: the
+// input is then all there is, as with a pipe from another program.
+func (r *runner) startSources(ctx context.Context, out chan<- ingest.Batch, errc chan<- error) <-chan struct{} {
+	ended := make(chan struct{})
 	var files []string
 	stdin := false
 	for _, s := range r.opts.Sources {
@@ -217,11 +247,34 @@ func (r *runner) startSources(ctx context.Context, out chan<- ingest.Batch, errc
 	}
 	if stdin {
 		go func() {
-			if err := ingest.ReadStream(ctx, "-", os.Stdin, out); err != nil {
+			err := ingest.ReadStream(ctx, "-", r.opts.stdin(), out)
+			if err != nil {
 				errc <- fmt.Errorf("reading standard input: %w", err)
+				return
+			}
+			if len(files) == 0 {
+				close(ended)
 			}
 		}()
 	}
+	return ended
+}
+
+// finishInput applies the batches still queued once the only input has
+// ended, judges the last windows as a replay would, and saves.
+func (r *runner) finishInput(batches <-chan ingest.Batch) error {
+	for {
+		select {
+		case b := <-batches:
+			r.apply(b)
+			continue
+		default:
+		}
+		break
+	}
+	r.core.flush()
+	r.log.Info().Msg("standard input ended")
+	return r.save()
 }
 
 func (r *runner) apply(b ingest.Batch) {

@@ -310,3 +310,38 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestRunFromStdinEndsWithItsInput pipes generated traffic into a live
+// run: when the pipe ends, the run ends too, having raised what a replay
+// of the same lines raises.
+func TestRunFromStdinEndsWithItsInput(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	dir := t.TempDir()
+	path, _ := generate(t, dir, gen.Options{Seed: 9, Tokens: 100, Duration: 4 * 24 * time.Hour, Attacks: true})
+	want, _ := replayAlerts(t, ReplayOptions{Options: testOptions(), Sources: []Source{canonicalSource(path)}})
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := &collector{}
+	opts := RunOptions{
+		Options: testOptions(), Sources: []Source{canonicalSource("-")}, Stdin: f,
+		StateDir: filepath.Join(dir, "state"), CheckpointInterval: time.Hour, Deliver: got.deliver,
+	}
+	done := make(chan error, 1)
+	go func() { done <- Run(context.Background(), opts) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not end when its only input ended")
+	}
+	var ids []string
+	for _, a := range want {
+		ids = append(ids, a.ID)
+	}
+	assertSameAlerts(t, got.snapshot(), ids)
+}

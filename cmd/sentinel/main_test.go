@@ -139,3 +139,23 @@ func jsonUnmarshalTS(line []byte, ts *time.Time) error {
 	*ts = v.TS
 	return nil
 }
+
+func TestGenerateSaysWhatItNeeds(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "x.log")
+	_, stderr, code := sentinel(t, "", "generate", "-tokens", "20", "-out", out)
+	if code != 2 || !strings.Contains(stderr, "at least 40") {
+		t.Fatalf("exit %d, stderr %q: want a usage error naming the minimum", code, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatal("a failed generate left its output file behind")
+	}
+	gz := filepath.Join(dir, "x.log.gz")
+	if _, stderr, code := sentinel(t, "", "generate", "-tokens", "40", "-days", "4", "-out", gz); code != 0 {
+		t.Fatalf("generate failed: %s", stderr)
+	}
+	data, _ := os.ReadFile(gz)
+	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Fatal("-out x.gz did not write gzip")
+	}
+}

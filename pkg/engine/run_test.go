@@ -345,3 +345,50 @@ func TestRunFromStdinEndsWithItsInput(t *testing.T) {
 	}
 	assertSameAlerts(t, got.snapshot(), ids)
 }
+
+// TestWarmLearnsFromHistory gives a live run a week-old history through
+// Warm: a token known only from that history must be judged against its
+// own baseline (ewma) when it bursts in the live file, not as a newcomer.
+func TestWarmLearnsFromHistory(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	dir := t.TempDir()
+	hist := filepath.Join(dir, "history.log")
+	live := filepath.Join(dir, "live.log")
+	start := time.Now().Add(-3 * time.Hour).Truncate(time.Minute)
+	line := func(f *os.File, ts time.Time, msgs int) {
+		fmt.Fprintf(f, `{"ts":%q,"token":"tok_warm_example_1","ip":"192.0.2.7","method":"GET","path":"/m","status":200,"bytes":%d,"messages":%d,"ua":"u"}`+"\n",
+			ts.UTC().Format(time.RFC3339Nano), msgs*100, msgs)
+	}
+	hf, _ := os.Create(hist)
+	for m := range 150 {
+		line(hf, start.Add(time.Duration(m)*time.Minute), 5)
+	}
+	hf.Close()
+	lf, _ := os.Create(live)
+	for i := range 20 {
+		line(lf, start.Add(150*time.Minute+time.Duration(i)*time.Second), 400)
+	}
+	lf.Close()
+
+	var mu sync.Mutex
+	var detectors []string
+	opts := RunOptions{
+		Options: testOptions(), Sources: []Source{canonicalSource(live)}, Warm: []string{hist},
+		StateDir: filepath.Join(dir, "state"), CheckpointInterval: 20 * time.Millisecond,
+		Deliver: func(a *alert.Alert) {
+			mu.Lock()
+			defer mu.Unlock()
+			if a.Entity == alert.EntityToken {
+				detectors = append(detectors, a.Detector)
+			}
+		},
+	}
+	stop := startRun(t, opts)
+	waitCheckpoint(t, opts.StateDir, live, fileSize(t, live))
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(detectors) == 0 || detectors[0] != "ewma" {
+		t.Fatalf("token alerts by %v, want the first by ewma: its baseline should come from the warm history", detectors)
+	}
+}

@@ -58,8 +58,8 @@ type Alert struct {
 	WindowEnd   time.Time `json:"window_end"`
 	// Since is when the anomalous activity began.
 	Since time.Time `json:"since"`
-	// Excess is how far above expected the feature has run since Since,
-	// summed over windows (messages, for the messages feature).
+	// Excess is the messages pulled above the entity's expected volume
+	// since Since, summed over windows, whichever feature fired.
 	Excess float64 `json:"excess"`
 	// TopIPs lists the busiest client addresses of a token alert.
 	TopIPs []string `json:"top_ips,omitempty"`

@@ -144,6 +144,13 @@ func TestNewID(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
+	minute := func(a *Alert) *Alert {
+		a.WindowStart, a.WindowEnd = t0, t0.Add(time.Minute)
+		if a.At.IsZero() {
+			a.At = t0.Add(time.Minute)
+		}
+		return a
+	}
 	ip := &Alert{
 		At: t0.Add(5 * time.Minute), Entity: EntityIP, Key: "198.51.100.7",
 		Feature: "distinct_tokens", Observed: 40, Expected: 1.5,
@@ -151,19 +158,15 @@ func TestSummarize(t *testing.T) {
 		TopTokens: []string{"aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"},
 	}
 	source := &Alert{
-		Entity: EntitySource, Key: "gw1", Feature: "rejected_lines",
+		Entity: EntitySource, Key: "gw1", Detector: "rejects", Feature: "rejected_lines",
 		Observed: 1, WindowStart: t0, WindowEnd: t0.Add(time.Hour),
 	}
 	overnight := &Alert{
 		At: time.Date(2025, 3, 1, 0, 10, 0, 0, time.UTC), Entity: EntityToken,
 		Key: "3f9a1c0b2e4d", Label: "acme", Feature: "error_rate",
-		Observed: 0.4231, Expected: 0.02, Excess: 12.5,
+		Observed: 0.4231, Expected: 0.02, Excess: 12,
 		Since:       time.Date(2025, 2, 28, 23, 50, 0, 0, time.UTC),
 		WindowStart: t0, WindowEnd: t0.Add(90 * time.Second),
-	}
-	bytes := &Alert{
-		Entity: EntityToken, Key: "3f9a1c0b2e4d", Feature: "bytes",
-		Observed: 2.5e9, Expected: 1.2e7, WindowStart: t0, WindowEnd: t0.Add(time.Minute),
 	}
 	tests := []struct {
 		name string
@@ -171,13 +174,55 @@ func TestSummarize(t *testing.T) {
 		want string
 	}{
 		{"token", sampleAlert(), "Token 3f9a1c0b2e4d (…a7b1, acme) pulled 4,812 messages in one minute " +
-			"from 203.0.113.9, 38× its usual 126; 9,340 above normal since 09:21 UTC."},
-		{"address", ip, "Address 198.51.100.7 used 40 distinct tokens in 5 minutes " +
-			"with token aaaaaaaaaaaa and 2 others, 27× its usual 1.5."},
-		{"source from zero", source, "Source gw1 had 1 rejected line in one hour, against a usual of none."},
+			"from 203.0.113.9, 38× its usual 126; 9,340 messages above normal since 09:21 UTC."},
+		{"distinct tokens are examples, not a source", ip, "Address 198.51.100.7 used 40 distinct tokens " +
+			"in 5 minutes, including aaaaaaaaaaaa and bbbbbbbbbbbb, 27× its usual 1.5."},
+		{"source from zero", source, "Log source gw1 had 1 rejected log line in one hour, where it usually has none."},
 		{"unknown feature over midnight", overnight, "Token 3f9a1c0b2e4d (acme) reached 0.42 error rate " +
-			"in 90 seconds, 21× its usual 0.02; 12.5 above normal since 2025-02-28 23:50 UTC."},
-		{"bytes", bytes, "Token 3f9a1c0b2e4d downloaded 2.5 GB in one minute, 208× its usual 12 MB."},
+			"in 90 seconds, 21× its usual 0.02; 12 messages above normal since 2025-02-28 23:50 UTC."},
+		{"unknown feature from zero", minute(&Alert{Entity: EntityToken, Key: "k", Feature: "odd_thing", Observed: 3}),
+			"Token k reached 3 odd thing in one minute, with no usual activity."},
+		{"bytes", minute(&Alert{Entity: EntityToken, Key: "3f9a1c0b2e4d", Feature: "bytes",
+			Observed: 2.5e9, Expected: 1.2e7}),
+			"Token 3f9a1c0b2e4d downloaded 2.5 GB in one minute, 208× its usual 12 MB."},
+		{"bytes from zero", minute(&Alert{Entity: EntityToken, Key: "k", Feature: "bytes", Observed: 2e6}),
+			"Token k downloaded 2 MB in one minute, where it usually downloads nothing."},
+		{"population address", minute(&Alert{Entity: EntityIP, Key: "203.0.113.78", Detector: "population",
+			Feature: "messages", Observed: 1500, Expected: 1.25, Excess: 1499, Since: t0,
+			TopTokens: []string{"ee94a0fe62dc", "0c3bfe5139ef", "0fcc8c566da3"}}),
+			"Address 203.0.113.78 pulled 1,500 messages in one minute using token ee94a0fe62dc " +
+				"and 2 others, 1,200× a typical address's 1.25; 1,499 messages above normal since 09:20 UTC."},
+		{"usual rounds to nothing", minute(&Alert{Entity: EntityToken, Key: "k", TokenHint: "akqf",
+			Detector: "ewma", Feature: "messages", Observed: 500, Expected: 0.01, Excess: 500, Since: t0,
+			TopIPs: []string{"203.0.113.78"}}),
+			"Token k (…akqf) pulled 500 messages in one minute from 203.0.113.78, " +
+				"where it usually pulls almost none; 500 messages above normal since 09:20 UTC."},
+		{"half-hour sum of a new token", minute(&Alert{Entity: EntityToken, Key: "k", Detector: "population",
+			Feature: "messages_30m", Observed: 2328.04, Excess: 498, Since: t0,
+			TopIPs: []string{"2001:db8::af6"}}),
+			"Token k pulled 2,328 messages in the last half hour from 2001:db8::af6, " +
+				"where a typical token pulls none; 498 messages above normal since 09:20 UTC."},
+		{"hour sum", minute(&Alert{Entity: EntityToken, Key: "k", Detector: "ewma",
+			Feature: "messages_1h", Observed: 5000, Expected: 250}),
+			"Token k pulled 5,000 messages in the last hour, 20× its usual 250."},
+		{"two-hour sum", minute(&Alert{Entity: EntityToken, Key: "k", Feature: "messages_2h",
+			Observed: 1, Expected: 4}),
+			"Token k pulled 1 message in the last 2 hours, against its usual 4."},
+		{"refused tokens", minute(&Alert{Entity: EntityIP, Key: "203.0.113.221", Detector: "population",
+			Feature: "unauthorized_tokens_30m", Observed: 200.11,
+			TopTokens: []string{"619676b8fb6b", "0c3bfe5139ef", "0fcc8c566da3", "113ed2e04231"}}),
+			"Address 203.0.113.221 had 200 refused tokens in the last half hour, " +
+				"including 619676b8fb6b and 0c3bfe5139ef, where a typical address has none."},
+		{"401s", minute(&Alert{Entity: EntityToken, Key: "k", Detector: "ewma", Feature: "unauthorized",
+			Observed: 40, Expected: 2, TopIPs: []string{"203.0.113.9"}}),
+			"Token k had 40 requests refused (401/403) in one minute from 203.0.113.9, 20× its usual 2."},
+		{"distinct addresses of an idle token", minute(&Alert{Entity: EntityToken, Key: "k",
+			Feature: "distinct_ips", Observed: 12, Excess: 1, Since: t0, TopIPs: []string{"203.0.113.9"}}),
+			"Token k was used from 12 distinct addresses in one minute, including 203.0.113.9, " +
+				"where it is usually idle; 1 message above normal since 09:20 UTC."},
+		{"distinct tokens of a new address", minute(&Alert{Entity: EntityIP, Key: "198.51.100.7",
+			Detector: "population", Feature: "distinct_tokens", Observed: 41, Expected: 2}),
+			"Address 198.51.100.7 used 41 distinct tokens in one minute, 21× a typical address's 2."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ const (
 	DefaultMaxRetries = 10
 	DefaultMinBackoff = time.Second
 	DefaultMaxBackoff = time.Minute
+	DefaultReminder   = 10 * time.Minute
 )
 
 // DispatchOptions configures a Dispatcher. Zero values take the defaults.
@@ -39,6 +40,9 @@ type DispatchOptions struct {
 	// doubles from MinBackoff with jitter; defaults DefaultMinBackoff and
 	// DefaultMaxBackoff. A longer Retry-After from the receiver wins.
 	MinBackoff, MaxBackoff time.Duration
+	// Reminder is how often a sink that keeps failing is logged again,
+	// with its counts; default DefaultReminder.
+	Reminder time.Duration
 	// Logger receives state changes (a queue filling, a sink failing or
 	// recovering), never one line per alert.
 	Logger zerolog.Logger
@@ -65,6 +69,9 @@ func (o DispatchOptions) withDefaults() DispatchOptions {
 		o.MaxBackoff = DefaultMaxBackoff
 	}
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
+	if o.Reminder <= 0 {
+		o.Reminder = DefaultReminder
+	}
 	return o
 }
 
@@ -125,8 +132,13 @@ type worker struct {
 
 	full        atomic.Bool   // the last enqueue failed
 	fullDropped atomic.Uint64 // drops since the queue became full
-	failing     bool          // owned by the worker goroutine
-	failedRun   uint64        // failures since failing began
+
+	// The failing state is owned by the worker goroutine.
+	failing      bool
+	failingSince time.Time // wall clock of the first failed attempt
+	remindAt     time.Time // wall clock of the next "still failing" line
+	failedTries  uint64    // attempts failed since failing began
+	failedAlerts uint64    // alerts given up since failing began
 }
 
 // NewDispatcher starts one goroutine per sink; Close stops them. Sinks
@@ -223,24 +235,35 @@ func (d *Dispatcher) run(w *worker) {
 // deliver sends a, retrying retryable failures with backoff, and records
 // the outcome.
 func (d *Dispatcher) deliver(w *worker, a *Alert) {
-	var err error
 	for attempt := 0; ; attempt++ {
-		err = w.sink.Send(d.ctx, a)
+		err := w.sink.Send(d.ctx, a)
 		if err == nil {
 			w.sent.Add(1)
 			w.recovered()
 			return
 		}
-		retry, after := Retryable(err)
-		if !retry || attempt >= d.opts.MaxRetries || d.ctx.Err() != nil {
-			break
+		wait, retry := d.nextTry(attempt, err)
+		// A failure caused by Close giving up is the Dispatcher's doing,
+		// not the sink's: Close reports it with the counts.
+		if d.ctx.Err() == nil {
+			w.attemptFailed(err, retry, wait, d.opts.Reminder)
 		}
-		if !d.wait(d.backoff(attempt, after)) {
-			break
+		if !retry || !d.wait(wait) {
+			w.failed.Add(1)
+			w.failedAlerts++
+			return
 		}
 	}
-	w.failed.Add(1)
-	w.fail(a, err)
+}
+
+// nextTry says whether attempt number attempt, which failed with err,
+// is tried again, and after how long.
+func (d *Dispatcher) nextTry(attempt int, err error) (time.Duration, bool) {
+	retry, after := Retryable(err)
+	if !retry || attempt >= d.opts.MaxRetries || d.ctx.Err() != nil {
+		return 0, false
+	}
+	return d.backoff(attempt, after), true
 }
 
 // backoff returns the wait before retry number attempt+1: an exponential
@@ -271,23 +294,57 @@ func (d *Dispatcher) wait(dur time.Duration) bool {
 	}
 }
 
-func (w *worker) fail(a *Alert, err error) {
-	w.failedRun++
-	if w.failing {
+// attemptFailed logs the first failed attempt of a healthy sink at once,
+// so a dead receiver shows within seconds rather than when its first
+// alert runs out of retries; while the sink keeps failing it only counts,
+// with a reminder every interval.
+func (w *worker) attemptFailed(err error, retry bool, wait, interval time.Duration) {
+	w.failedTries++
+	now := time.Now()
+	if !w.failing {
+		w.failing, w.failingSince, w.remindAt = true, now, now.Add(interval)
+		ev := w.log.Warn()
+		addRetry(ev, retry, wait)
+		// The error's own text is already redacted; Str rather than Err
+		// keeps a custom zerolog.ErrorMarshalFunc from walking the chain
+		// to a cause that quotes the URL.
+		ev.Str("error", err.Error()).
+			Msg("alert sink failing; further failures are counted until it recovers")
 		return
 	}
-	w.failing = true
-	w.log.Error().Err(err).Str("alert_id", a.ID).
-		Msg("alert delivery failed; further failures are counted until the sink recovers")
+	if now.Before(w.remindAt) {
+		return
+	}
+	w.remindAt = now.Add(interval)
+	ev := w.log.Warn().Str("error", err.Error()).
+		Str("failing_for", now.Sub(w.failingSince).Round(time.Second).String()).
+		Uint64("failed_attempts", w.failedTries).
+		Uint64("failed_alerts", w.failedAlerts).
+		Uint64("dropped", w.dropped.Load()).Int("queued", len(w.q))
+	addRetry(ev, retry, wait)
+	ev.Msg("alert sink still failing")
+}
+
+// addRetry says whether and when the alert is tried again. Durations are
+// written as text ("1.5s") because a bare number's unit depends on a
+// global of zerolog's.
+func addRetry(ev *zerolog.Event, retry bool, wait time.Duration) {
+	ev.Bool("retry", retry)
+	if retry {
+		ev.Str("retry_in", wait.Round(time.Millisecond).String())
+	}
 }
 
 func (w *worker) recovered() {
 	if !w.failing {
 		return
 	}
-	w.log.Info().Uint64("failed", w.failedRun).Msg("alert sink recovered")
+	w.log.Info().Uint64("failed_attempts", w.failedTries).
+		Uint64("failed_alerts", w.failedAlerts).
+		Str("failing_for", time.Since(w.failingSince).Round(time.Millisecond).String()).
+		Msg("alert sink recovered")
 	w.failing = false
-	w.failedRun = 0
+	w.failedTries, w.failedAlerts = 0, 0
 }
 
 // Close stops accepting alerts and waits for the queues to drain. When ctx
@@ -312,26 +369,47 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		close(done)
 	}()
 	defer d.cancel()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
+		d.cancel()
+		<-done
+		err = fmt.Errorf("draining alert queues: %w", ctx.Err())
 	}
-	d.cancel()
-	<-done
-	d.opts.Logger.Warn().Msg("alert dispatcher closed before its queues drained; see dropped counts")
-	return fmt.Errorf("draining alert queues: %w", ctx.Err())
+	d.logLosses()
+	return err
+}
+
+// logLosses writes one line for each sink that failed or dropped alerts,
+// in configuration order, so the counts are in the log whoever calls
+// Close.
+func (d *Dispatcher) logLosses() {
+	for _, w := range d.workers {
+		st := w.stats()
+		if st.Failed == 0 && st.Dropped == 0 {
+			continue
+		}
+		w.log.Warn().Uint64("sent", st.Sent).
+			Uint64("failed", st.Failed).Uint64("dropped", st.Dropped).
+			Uint64("stale", st.Stale).Int("queued", st.Queued).
+			Msg("alert sink lost alerts")
+	}
 }
 
 // Stats returns the counts of every sink, by sink name.
 func (d *Dispatcher) Stats() map[string]SinkStats {
 	m := make(map[string]SinkStats, len(d.workers))
 	for _, w := range d.workers {
-		m[w.name] = SinkStats{
-			Sent: w.sent.Load(), Failed: w.failed.Load(),
-			Dropped: w.dropped.Load(), Stale: w.stale.Load(),
-			Queued: len(w.q),
-		}
+		m[w.name] = w.stats()
 	}
 	return m
+}
+
+func (w *worker) stats() SinkStats {
+	return SinkStats{
+		Sent: w.sent.Load(), Failed: w.failed.Load(),
+		Dropped: w.dropped.Load(), Stale: w.stale.Load(),
+		Queued: len(w.q),
+	}
 }

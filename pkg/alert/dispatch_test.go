@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -119,6 +120,12 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.b.Write(p)
 }
 
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 func (b *syncBuffer) count(s string) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -208,8 +215,16 @@ func TestDispatchDeadEndpointDoesNotBlockSend(t *testing.T) {
 	if st.Sent != 0 || st.Failed == 0 || st.Dropped == 0 || st.Failed+st.Dropped != n {
 		t.Errorf("stats %+v, want every alert failed or dropped, some of each", st)
 	}
-	if c := logs.count("alert delivery failed"); c != 1 {
+	if c := logs.count("alert sink failing"); c != 1 {
 		t.Errorf("failure logged %d times, want once", c)
+	}
+	if c := logs.count("still failing"); c != 0 {
+		t.Errorf("reminder logged %d times within the default interval", c)
+	}
+	lost := fmt.Sprintf(`"sent":0,"failed":%d,"dropped":%d,"stale":0,"queued":0,"message":"alert sink lost alerts"`,
+		st.Failed, st.Dropped)
+	if c := logs.count(lost); c != 1 {
+		t.Errorf("close logged the counts %d times, want once:\n%s", c, logs.b.String())
 	}
 	if strings.Contains(logs.b.String(), "SECRET") {
 		t.Error("log reveals the webhook URL")
@@ -328,7 +343,10 @@ func TestDispatchQueueFullDropsAndLogsOnce(t *testing.T) {
 func TestDispatchCloseDeadlineCancels(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	sink := newBlockingSink()
-	d := NewDispatcher([]SinkSpec{{Sink: sink}}, fastOpts())
+	logs := &syncBuffer{}
+	opts := fastOpts()
+	opts.Logger = zerolog.New(logs)
+	d := NewDispatcher([]SinkSpec{{Sink: sink}}, opts)
 	for i := 0; i < 3; i++ {
 		d.Send(sampleAlert())
 	}
@@ -339,6 +357,14 @@ func TestDispatchCloseDeadlineCancels(t *testing.T) {
 	}
 	if st := d.Stats()["blocking"]; st.Failed != 1 || st.Dropped != 2 || st.Sent != 0 {
 		t.Errorf("stats %+v, want the one in flight failed, two dropped", st)
+	}
+	// The attempt Close cancelled is not the sink failing.
+	if c := logs.count("alert sink failing"); c != 0 {
+		t.Errorf("cancelled attempt logged as a failing sink:\n%s", logs.b.String())
+	}
+	lost := `"sink":"blocking","sent":0,"failed":1,"dropped":2,"stale":0,"queued":0,"message":"alert sink lost alerts"`
+	if c := logs.count(lost); c != 1 {
+		t.Errorf("counts logged %d times, want once:\n%s", c, logs.b.String())
 	}
 	d.Send(sampleAlert()) // after Close: ignored, no panic
 	if err := d.Close(context.Background()); err == nil {
@@ -410,7 +436,141 @@ func TestDispatchLogsFailureAndRecoveryOnce(t *testing.T) {
 	if st := d.Stats()["flaky"]; st.Failed != 3 || st.Sent != 2 || sink.calls != 5 {
 		t.Errorf("stats %+v, calls %d", st, sink.calls)
 	}
-	if f, r := logs.count("alert delivery failed"), logs.count(`"failed":3,"message":"alert sink recovered"`); f != 1 || r != 1 {
+	if logs.count("alert sink recovered") != 1 {
+		t.Errorf("recovery not logged once:\n%s", logs.b.String())
+	}
+	recovered := `"failed_attempts":3,"failed_alerts":3,`
+	if f, r := logs.count("alert sink failing"), logs.count(recovered); f != 1 || r != 1 {
 		t.Errorf("failure logged %d times, recovery with count %d times; want 1 and 1:\n%s", f, r, logs.b.String())
+	}
+}
+
+// gatedServer answers 503 to its first fails requests and holds the next
+// one until release is closed, then answers 200. arrived receives the
+// number of each request as it comes in.
+func gatedServer(t *testing.T, fails int) (url string, arrived chan int, release chan struct{}) {
+	t.Helper()
+	arrived, release = make(chan int, 100), make(chan struct{})
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		i := n
+		mu.Unlock()
+		arrived <- i
+		if i <= fails {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + secretPath, arrived, release
+}
+
+// TestDispatchLogsFirstFailedAttempt checks that a sink is reported
+// failing at its first failed attempt, long before the alert runs out of
+// retries, and that the retries that follow add no line.
+func TestDispatchLogsFirstFailedAttempt(t *testing.T) {
+	const fails = 3
+	url, arrived, release := gatedServer(t, fails)
+	logs := &syncBuffer{}
+	opts := fastOpts()
+	opts.Logger = zerolog.New(logs)
+	d := NewDispatcher([]SinkSpec{{Sink: newTestWebhook(t, url), Push: true}}, opts)
+	d.Send(sampleAlert())
+	// Request fails+1 is the first retry that will succeed; it is held.
+	for i := 1; i <= fails+1; i++ {
+		select {
+		case <-arrived:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("request %d never came", i)
+		}
+	}
+	out := logs.String()
+	if c := strings.Count(out, "alert sink failing"); c != 1 {
+		t.Fatalf("after %d failed attempts, %d failing lines, want 1:\n%s", fails, c, out)
+	}
+	for _, want := range []string{`"level":"warn"`, `"sink":"webhook"`, `"retry":true`,
+		`"retry_in":`, `answered 503`, "127.0.0.1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("failing line lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "SECRET") || strings.Contains(out, "recovered") {
+		t.Errorf("log reveals the URL or recovers early:\n%s", out)
+	}
+	close(release)
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if c := logs.count(`"failed_attempts":3,"failed_alerts":0,`); c != 1 ||
+		logs.count("alert sink recovered") != 1 {
+		t.Errorf("recovery with 3 failed attempts logged %d times, want once:\n%s", c, logs.String())
+	}
+	if logs.count("alert sink failing") != 1 || logs.count("lost alerts") != 0 {
+		t.Errorf("extra lines after recovery:\n%s", logs.String())
+	}
+}
+
+// TestDispatchConnectionRefusedThenAccepted is the dead webhook of a
+// real outage: nothing listens on the port, then a server starts there.
+func TestDispatchConnectionRefusedThenAccepted(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // the port now refuses connections
+	logs := &syncBuffer{}
+	opts := fastOpts()
+	opts.MaxRetries = 1000 // outlast the outage
+	opts.Logger = zerolog.New(logs)
+	d := NewDispatcher([]SinkSpec{{Sink: newTestWebhook(t, "http://"+addr+secretPath), Push: true}}, opts)
+	d.Send(sampleAlert())
+	eventually(t, "the failing line", func() bool { return logs.count("alert sink failing") > 0 })
+	if !strings.Contains(logs.String(), "connection refused") {
+		t.Errorf("failing line does not say why:\n%s", logs.String())
+	}
+
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("port %s was taken meanwhile: %v", addr, err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	eventually(t, "the delivery", func() bool { return d.Stats()["webhook"].Sent == 1 })
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if f, r := logs.count("alert sink failing"), logs.count("alert sink recovered"); f != 1 || r != 1 {
+		t.Errorf("%d failing and %d recovered lines, want 1 and 1:\n%s", f, r, logs.String())
+	}
+	if strings.Contains(logs.String(), "SECRET") {
+		t.Error("log reveals the webhook URL")
+	}
+}
+
+func TestDispatchRemindsWhileFailing(t *testing.T) {
+	logs := &syncBuffer{}
+	opts := fastOpts()
+	opts.Reminder = time.Nanosecond // every failed attempt after the first
+	opts.Logger = zerolog.New(logs)
+	d := NewDispatcher([]SinkSpec{{Sink: &flakySink{fails: 3}}}, opts)
+	d.Send(sampleAlert())
+	if err := closeWithin(t, d, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f, r := logs.count("alert sink failing"), logs.count("alert sink still failing")
+	if f != 1 || r != 2 || logs.count(`"failed_attempts":3,`) != 2 {
+		t.Errorf("%d failing and %d reminder lines, want 1 and 2 (at attempts 2, 3):\n%s",
+			f, r, logs.String())
 	}
 }

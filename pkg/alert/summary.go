@@ -15,56 +15,99 @@ import (
 // sentence into a page.
 const maxSummaryValue = 64
 
-// activity says, for a feature, how to phrase its observed value.
+// activity says, for a feature, how to phrase its observed value and
+// its usual one.
 type activity struct {
-	verb, one, many string
-	bytes           bool
+	verb, one, many string // what it did: "pulled", "message", "messages"
+	does            string // the same in the present, for the usual: "pulls"
+	// idle, when set, replaces "where it usually <does> none" for a
+	// feature whose zero means no activity at all.
+	idle  string
+	bytes bool
+	// peers marks a count of distinct peers: the top list then gives
+	// examples of what was counted rather than where it came from.
+	peers bool
 }
 
 var activities = map[string]activity{
-	"messages":        {verb: "pulled", one: "message", many: "messages"},
-	"requests":        {verb: "made", one: "request", many: "requests"},
-	"bytes":           {verb: "downloaded", bytes: true},
-	"errors":          {verb: "got", one: "error response", many: "error responses"},
-	"unauthorized":    {verb: "got", one: "401/403 rejection", many: "401/403 rejections"},
-	"distinct_ips":    {verb: "was used from", one: "address", many: "distinct addresses"},
-	"distinct_tokens": {verb: "used", one: "token", many: "distinct tokens"},
-	"rejected_lines":  {verb: "had", one: "rejected line", many: "rejected lines"},
+	"messages": {verb: "pulled", one: "message", many: "messages", does: "pulls"},
+	"requests": {verb: "made", one: "request", many: "requests", does: "makes"},
+	"bytes":    {verb: "downloaded", does: "downloads", bytes: true},
+	"errors":   {verb: "got", one: "error response", many: "error responses", does: "gets"},
+	"unauthorized": {verb: "had", one: "request refused (401/403)",
+		many: "requests refused (401/403)", does: "has"},
+	"distinct_ips": {verb: "was used from", one: "address", many: "distinct addresses",
+		does: "is used from", idle: "is usually idle", peers: true},
+	"distinct_tokens": {verb: "used", one: "token", many: "distinct tokens",
+		does: "uses", peers: true},
+	"rejected_lines": {verb: "had", one: "rejected log line", many: "rejected log lines",
+		does: "has"},
+	// The horizon sums, named base_duration such as "messages_30m".
+	"unauthorized_tokens": {verb: "had", one: "refused token", many: "refused tokens",
+		does: "has", peers: true},
 }
 
 // Summarize returns one sentence describing the alert for a person, such
 // as "Token 3f9a1c0b2e4d (…a7b1, acme) pulled 4,812 messages in one minute
-// from 203.0.113.9, 38× its usual 126; 9,340 above normal since 09:21 UTC."
-// Numbers are rounded for reading; the exact values stay in the alert's
-// other fields. Quoted values are shortened and kept on one line.
+// from 203.0.113.9, 38× its usual 126; 9,340 messages above normal since
+// 09:21 UTC." Numbers are rounded for reading; the exact values stay in
+// the alert's other fields. Quoted values are shortened and kept on one
+// line.
 func Summarize(a *Alert) string {
+	f := parseFeature(a)
 	var b strings.Builder
 	b.WriteString(subject(a))
 	b.WriteString(" ")
-	b.WriteString(observed(a))
-	if w := windowPhrase(a.WindowEnd.Sub(a.WindowStart)); w != "" {
+	b.WriteString(observed(a, f))
+	if w := f.span(a); w != "" {
 		b.WriteString(" " + w)
 	}
-	b.WriteString(origin(a))
-	b.WriteString(comparison(a))
+	b.WriteString(origin(a, f))
+	b.WriteString(comparison(a, f))
 	b.WriteString(excessPhrase(a))
 	b.WriteString(".")
 	return b.String()
 }
 
-func subject(a *Alert) string {
-	var noun string
-	switch a.Entity {
-	case EntityToken:
-		noun = "Token"
-	case EntityIP:
-		noun = "Address"
-	case EntitySource:
-		noun = "Source"
-	default:
-		noun = capitalize(clip(a.Entity, maxSummaryValue))
+// feature is an alert's feature as Summarize reads it.
+type feature struct {
+	name    string
+	act     activity
+	known   bool
+	horizon time.Duration // for a horizon sum such as "messages_30m"
+}
+
+// parseFeature looks the feature up, reading a name such as
+// "messages_30m" as the sum of "messages" over the last 30 minutes.
+func parseFeature(a *Alert) feature {
+	if act, ok := activities[a.Feature]; ok {
+		return feature{name: a.Feature, act: act, known: true}
 	}
-	s := noun + " " + clip(a.Key, maxSummaryValue)
+	i := strings.LastIndexByte(a.Feature, '_')
+	if i < 0 {
+		return feature{name: a.Feature}
+	}
+	act, ok := activities[a.Feature[:i]]
+	d, err := time.ParseDuration(a.Feature[i+1:])
+	if !ok || err != nil || d <= 0 {
+		return feature{name: a.Feature}
+	}
+	return feature{name: a.Feature[:i], act: act, known: true, horizon: d}
+}
+
+// span says what time the observed value covers.
+func (f feature) span(a *Alert) string {
+	if f.horizon == 0 {
+		return windowPhrase(a.WindowEnd.Sub(a.WindowStart))
+	}
+	if f.horizon == 30*time.Minute {
+		return "in the last half hour"
+	}
+	return "in the last " + strings.TrimPrefix(length(f.horizon), "one ")
+}
+
+func subject(a *Alert) string {
+	s := capitalize(entityNoun(a)) + " " + clip(a.Key, maxSummaryValue)
 	var extra []string
 	if a.TokenHint != "" {
 		extra = append(extra, "…"+clip(a.TokenHint, 8))
@@ -78,24 +121,45 @@ func subject(a *Alert) string {
 	return s + " (" + strings.Join(extra, ", ") + ")"
 }
 
-func observed(a *Alert) string {
-	act, ok := activities[a.Feature]
-	if !ok {
-		feature := strings.ReplaceAll(clip(a.Feature, maxSummaryValue), "_", " ")
-		return "reached " + formatNum(a.Observed) + " " + feature
+// entityNoun names the kind of entity in lower case.
+func entityNoun(a *Alert) string {
+	switch a.Entity {
+	case EntityToken:
+		return "token"
+	case EntityIP:
+		return "address"
+	case EntitySource:
+		return "log source"
 	}
-	if act.bytes {
-		return act.verb + " " + formatBytes(a.Observed)
+	return clip(a.Entity, maxSummaryValue)
+}
+
+func observed(a *Alert, f feature) string {
+	if !f.known {
+		name := strings.ReplaceAll(clip(a.Feature, maxSummaryValue), "_", " ")
+		return "reached " + formatNum(a.Observed) + " " + name
 	}
-	noun := act.many
+	if f.act.bytes {
+		return f.act.verb + " " + formatBytes(a.Observed)
+	}
+	noun := f.act.many
 	if a.Observed == 1 {
-		noun = act.one
+		noun = f.act.one
 	}
-	return act.verb + " " + formatNum(a.Observed) + " " + noun
+	return f.act.verb + " " + formatNum(a.Observed) + " " + noun
 }
 
 // windowPhrase names a window length the way a person says it.
 func windowPhrase(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return "in " + length(d)
+}
+
+// length writes a positive duration as "one minute", "5 minutes" or, when
+// no unit divides it, Go's "1m30.5s".
+func length(d time.Duration) string {
 	units := []struct {
 		d         time.Duration
 		one, many string
@@ -105,31 +169,42 @@ func windowPhrase(d time.Duration) string {
 		{time.Minute, "one minute", "minutes"},
 		{time.Second, "one second", "seconds"},
 	}
-	if d <= 0 {
-		return ""
-	}
 	for _, u := range units {
 		if d < u.d || d%u.d != 0 {
 			continue
 		}
 		if n := d / u.d; n > 1 {
-			return fmt.Sprintf("in %d %s", n, u.many)
+			return fmt.Sprintf("%d %s", n, u.many)
 		}
-		return "in " + u.one
+		return u.one
 	}
-	return "in " + d.String()
+	return d.String()
 }
 
-func origin(a *Alert) string {
-	switch {
-	case a.Entity == EntityToken && len(a.TopIPs) > 0:
-		return " from " + clip(a.TopIPs[0], maxSummaryValue) +
-			others(len(a.TopIPs)-1, "address", "addresses")
-	case a.Entity == EntityIP && len(a.TopTokens) > 0:
-		return " with token " + clip(a.TopTokens[0], maxSummaryValue) +
-			others(len(a.TopTokens)-1, "other", "others")
+// origin names the busiest addresses of a token or tokens of an
+// address. For a count of distinct peers they are examples of what was
+// counted, so they are not presented as its source.
+func origin(a *Alert, f feature) string {
+	top, one, many, lead := a.TopIPs, "address", "addresses", " from "
+	if a.Entity == EntityIP {
+		top, one, many, lead = a.TopTokens, "other", "others", " using token "
 	}
-	return ""
+	if a.Entity != EntityToken && a.Entity != EntityIP || len(top) == 0 {
+		return ""
+	}
+	if f.act.peers {
+		return ", including " + examples(top)
+	}
+	return lead + clip(top[0], maxSummaryValue) + others(len(top)-1, one, many)
+}
+
+// examples lists at most two values.
+func examples(top []string) string {
+	s := clip(top[0], maxSummaryValue)
+	if len(top) == 1 {
+		return s
+	}
+	return s + " and " + clip(top[1], maxSummaryValue)
 }
 
 func others(n int, one, many string) string {
@@ -145,28 +220,59 @@ func others(n int, one, many string) string {
 	return fmt.Sprintf(" and %d other %s", n, many)
 }
 
-func comparison(a *Alert) string {
+// comparison sets the observed value against the expected one: the
+// entity's own usual, or for the population detector what a typical
+// entity of its kind does, since the entity is too new for a baseline.
+func comparison(a *Alert, f feature) string {
+	whose := "its usual "
+	if a.Detector == "population" {
+		whose = "a typical " + entityNoun(a) + "'s "
+	}
 	usual := formatNum(a.Expected)
-	if a.Feature == "bytes" {
+	if f.act.bytes {
 		usual = formatBytes(a.Expected)
 	}
 	switch {
 	case a.Expected <= 0 || math.IsNaN(a.Expected):
-		return ", against a usual of none"
+		return ", " + usualNone(a, f, "none")
+	case f.known && a.Expected < 0.5:
+		// "50,000× its usual 0.01" is exact and useless at a glance.
+		return ", " + usualNone(a, f, "almost none")
 	case a.Observed < a.Expected:
-		return ", against its usual " + usual
+		return ", against " + whose + usual
 	}
-	return ", " + formatRatio(a.Observed/a.Expected) + " its usual " + usual
+	return ", " + formatRatio(a.Observed/a.Expected) + " " + whose + usual
 }
 
+// usualNone says that the entity, or a typical one, usually shows
+// amount ("none", "almost none") of the feature.
+func usualNone(a *Alert, f feature, amount string) string {
+	who, usually := "it", "usually "
+	if a.Detector == "population" {
+		who, usually = "a typical "+entityNoun(a), ""
+	}
+	switch {
+	case !f.known:
+		return "with no usual activity"
+	case f.act.idle != "":
+		return "where " + who + " " + f.act.idle
+	case f.act.bytes:
+		amount = strings.Replace(amount, "none", "nothing", 1)
+	}
+	return "where " + who + " " + usually + f.act.does + " " + amount
+}
+
+// excessPhrase gives the messages pulled above normal during the
+// episode, whichever feature fired: that is what a leak costs.
 func excessPhrase(a *Alert) string {
 	if !(a.Excess > 0) {
 		return ""
 	}
-	s := "; " + formatNum(a.Excess) + " above normal"
-	if a.Feature == "bytes" {
-		s = "; " + formatBytes(a.Excess) + " above normal"
+	noun := " messages"
+	if formatNum(a.Excess) == "1" {
+		noun = " message"
 	}
+	s := "; " + formatNum(a.Excess) + noun + " above normal"
 	if a.Since.IsZero() {
 		return s
 	}

@@ -21,6 +21,11 @@ func checkCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	// Sinks are checked here even though replay skips them: check
+	// answers whether run would start.
+	if err := c.SinkErrors(); err != nil {
+		return fmt.Errorf("%s: %w", *cfgPath, err)
+	}
 	if len(c.Sources) > 0 {
 		if _, err := app.Sources(c, nil); err != nil {
 			return err

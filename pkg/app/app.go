@@ -83,8 +83,12 @@ func format(c *config.Config, s config.Source) (engine.Format, error) {
 }
 
 // Dispatcher builds the configured sinks behind a dispatcher. stdout is
-// where the stdout sink writes.
+// where the stdout sink writes. It fails when a sink names an unset
+// environment variable, so that run refuses to start without its secrets.
 func Dispatcher(c *config.Config, stdout io.Writer, log zerolog.Logger) (*alert.Dispatcher, error) {
+	if err := c.SinkErrors(); err != nil {
+		return nil, fmt.Errorf("building alert sinks: %w", err)
+	}
 	specs := make([]alert.SinkSpec, 0, len(c.Alerts.Sinks))
 	for i, s := range c.Alerts.Sinks {
 		spec, err := sink(s, stdout)

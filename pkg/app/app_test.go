@@ -1,6 +1,10 @@
 package app
 
 import (
+	"io"
+	"strings"
+
+	"github.com/rs/zerolog"
 	"testing"
 	"time"
 
@@ -42,5 +46,16 @@ func TestSourcesFromArgsOrConfig(t *testing.T) {
 	}
 	if _, err := Sources(config.Default(), nil); err == nil {
 		t.Fatal("no sources anywhere was accepted")
+	}
+}
+
+func TestDispatcherRefusesUnsetSecret(t *testing.T) {
+	c, err := config.Parse([]byte("alerts:\n  sinks:\n    - type: webhook\n      url: ${SENTINEL_TEST_NEVER_SET}\n"))
+	if err != nil {
+		t.Fatalf("parsing must not need the variable (replay never uses sinks): %v", err)
+	}
+	_, err = Dispatcher(c, io.Discard, zerolog.Nop())
+	if err == nil || !strings.Contains(err.Error(), "SENTINEL_TEST_NEVER_SET") || !strings.Contains(err.Error(), "alerts.sinks[0].url") {
+		t.Fatalf("got %v, want the field and the unset variable named", err)
 	}
 }

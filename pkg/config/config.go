@@ -5,17 +5,14 @@
 package config
 
 import (
-	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
+	"slices"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/sentinel-project/sentinel/pkg/ingest"
 )
@@ -36,12 +33,18 @@ type Config struct {
 	Windows Windows           `yaml:"windows"`
 	Detect  Detect            `yaml:"detect"`
 	Alerts  Alerts            `yaml:"alerts"`
-	// Labels names keys: token fingerprint (or address) to a label such as
-	// the tenant, shown in alerts.
+	// Labels names keys to a label such as the tenant, shown in alerts.
+	// A key is a token fingerprint, a client address or a source path;
+	// Validate rejects anything else, which would never match.
 	Labels map[string]string `yaml:"labels"`
 	Log    Log               `yaml:"log"`
 
 	hash string
+	// lines maps a field path to the line of its key, for messages.
+	lines map[string]int
+	// unsetEnv maps a sink field to the environment variable it names
+	// that is not set; see SinkErrors.
+	unsetEnv map[string]string
 }
 
 // Source is one place request logs come from.
@@ -133,17 +136,19 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Parse reads a configuration from YAML, strictly, and validates it.
+// Parse reads a configuration from YAML, strictly, and validates it. It
+// reports every mistake it finds, each naming the field and its line.
+// A sink setting naming an unset environment variable is not an error
+// here, because only the commands that deliver alerts need it: they call
+// SinkErrors.
 func Parse(data []byte) (*Config, error) {
 	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("parsing configuration: %w", err)
-	}
-	if err := c.expandEnv(); err != nil {
+	lines, err := decode(data, c)
+	if err != nil {
 		return nil, err
 	}
+	c.lines = lines
+	c.expandEnv()
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -193,32 +198,47 @@ var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 
 // expandEnv replaces "${NAME}" in secret-bearing fields by the variable's
 // value. Only whole values are expanded, so a "$" inside a URL is safe.
-func (c *Config) expandEnv() error {
+// A variable that is unset or empty is recorded for SinkErrors and the
+// field keeps its "${NAME}" text.
+func (c *Config) expandEnv() {
 	for i := range c.Alerts.Sinks {
 		s := &c.Alerts.Sinks[i]
 		field := fmt.Sprintf("alerts.sinks[%d]", i)
-		if err := expandValue(&s.URL, field+".url"); err != nil {
-			return err
-		}
+		c.expandValue(&s.URL, field+".url")
 		for k, v := range s.Headers {
-			if err := expandValue(&v, field+".headers."+k); err != nil {
-				return err
-			}
+			c.expandValue(&v, field+".headers."+k)
 			s.Headers[k] = v
 		}
 	}
-	return nil
 }
 
-func expandValue(v *string, field string) error {
+func (c *Config) expandValue(v *string, field string) {
 	m := envRef.FindStringSubmatch(*v)
 	if m == nil {
-		return nil
+		return
 	}
 	val, ok := os.LookupEnv(m[1])
 	if !ok || val == "" {
-		return fmt.Errorf("%s: environment variable %s is not set", field, m[1])
+		if c.unsetEnv == nil {
+			c.unsetEnv = map[string]string{}
+		}
+		c.unsetEnv[field] = m[1]
+		return
 	}
 	*v = val
-	return nil
+}
+
+// SinkErrors reports the sink settings written as "${NAME}" whose
+// environment variable is unset or empty, naming each field and
+// variable (never a value). Commands that deliver alerts must call it
+// and refuse to start on an error; replay, which uses no sink, need not.
+func (c *Config) SinkErrors() error {
+	var errs []error
+	for _, field := range sortedKeys(c.unsetEnv) {
+		errs = append(errs, c.fieldErr(field, "environment variable %s is not set (or is empty)", c.unsetEnv[field]))
+	}
+	slices.SortStableFunc(errs, func(a, b error) int {
+		return cmp.Compare(a.(*FieldError).Line, b.(*FieldError).Line)
+	})
+	return joinErrors(errs)
 }

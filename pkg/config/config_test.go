@@ -37,8 +37,8 @@ func TestMistakesNameTheField(t *testing.T) {
 	cases := []struct {
 		name, yaml, field, allowed string
 	}{
-		{"unknown key", "windoes:\n  size: 1m\n", "windoes", "not found"},
-		{"unknown nested key", "windows:\n  sise: 1m\n", "sise", "not found"},
+		{"unknown key", "windoes:\n  size: 1m\n", "windoes (line 1)", "allowed keys are state_dir, checkpoint_interval, sources,"},
+		{"unknown nested key", "windows:\n  sise: 1m\n", "windows.sise (line 2)", "allowed keys are size, lateness"},
 		{"bad sink type", "alerts:\n  sinks:\n    - type: pager\n", "alerts.sinks[0].type", "stdout, file, webhook, slack"},
 		{"file sink without path", "alerts:\n  sinks:\n    - type: file\n", "alerts.sinks[0].path", "path"},
 		{"slack without url", "alerts:\n  sinks:\n    - type: slack\n", "alerts.sinks[0].url", "http"},
@@ -84,10 +84,62 @@ func TestSecretsFromEnvironment(t *testing.T) {
 	}
 }
 
+// An unset variable must not stop commands that use no sink (replay), but
+// SinkErrors, which check and run call, must name the field and variable.
 func TestMissingEnvironmentVariable(t *testing.T) {
-	_, err := Parse([]byte("alerts:\n  sinks:\n    - type: webhook\n      url: ${SENTINEL_TEST_UNSET_VAR}\n"))
-	if err == nil || !strings.Contains(err.Error(), "alerts.sinks[0].url") || !strings.Contains(err.Error(), "SENTINEL_TEST_UNSET_VAR") {
-		t.Fatalf("got %v, want the field and the variable named", err)
+	const secret = "Bearer s3cr3t-value"
+	t.Setenv("SENTINEL_TEST_SET_VAR", secret)
+	c, err := Parse([]byte(`alerts:
+  sinks:
+    - type: webhook
+      url: ${SENTINEL_TEST_UNSET_VAR}
+      headers:
+        Authorization: ${SENTINEL_TEST_SET_VAR}
+        X-Other: ${SENTINEL_TEST_UNSET_OTHER}
+`))
+	if err != nil {
+		t.Fatalf("Parse failed on an unset sink variable: %v", err)
+	}
+	err = c.SinkErrors()
+	if err == nil {
+		t.Fatal("SinkErrors accepted an unset variable")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"alerts.sinks[0].url (line 4)", "SENTINEL_TEST_UNSET_VAR",
+		"alerts.sinks[0].headers.X-Other (line 7)", "SENTINEL_TEST_UNSET_OTHER",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("SinkErrors %q does not name %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "s3cr3t") || strings.Contains(msg, "SENTINEL_TEST_SET_VAR") {
+		t.Errorf("SinkErrors %q mentions the variable that is set, or its value", msg)
+	}
+}
+
+func TestEmptyEnvironmentVariableIsUnset(t *testing.T) {
+	t.Setenv("SENTINEL_TEST_EMPTY_VAR", "")
+	c, err := Parse([]byte("alerts:\n  sinks:\n    - type: slack\n      url: ${SENTINEL_TEST_EMPTY_VAR}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SinkErrors(); err == nil || !strings.Contains(err.Error(), "SENTINEL_TEST_EMPTY_VAR") {
+		t.Fatalf("SinkErrors = %v, want the empty variable named", err)
+	}
+}
+
+func TestSinkErrorsNilWhenAllSet(t *testing.T) {
+	t.Setenv("SENTINEL_TEST_URL", "https://alerts.example.com/hook")
+	c, err := Parse([]byte("alerts:\n  sinks:\n    - type: slack\n      url: ${SENTINEL_TEST_URL}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SinkErrors(); err != nil {
+		t.Fatalf("SinkErrors = %v with every variable set", err)
+	}
+	if err := Default().SinkErrors(); err != nil {
+		t.Fatalf("defaults: SinkErrors = %v", err)
 	}
 }
 

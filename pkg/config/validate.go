@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -14,64 +17,80 @@ import (
 // FieldError says which configuration field is wrong and what it allows.
 type FieldError struct {
 	Field string
-	Msg   string
+	// Line is the line of the field in the file; 0 when unknown.
+	Line int
+	Msg  string
 }
 
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+func (e *FieldError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s (line %d): %s", e.Field, e.Line, e.Msg)
+	}
+	return e.Field + ": " + e.Msg
+}
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
+// fieldErr is fieldErr with the field's line, when the file gave it.
+func (c *Config) fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Line: c.lines[field], Msg: fmt.Sprintf(format, args...)}
+}
+
 var sinkTypes = []string{"stdout", "file", "webhook", "slack"}
 
-// Validate checks every field and returns the first mistake found.
+// Validate checks every field and returns all the mistakes found, one
+// per line, or nil.
 func (c *Config) Validate() error {
-	checks := []func() error{
-		c.validateTimes,
-		c.validateSources,
-		c.validateDetect,
-		c.validateSinks,
-		c.validateLog,
-	}
-	for _, check := range checks {
-		if err := check(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return joinErrors([]error{
+		c.validateTimes(),
+		c.validateSources(),
+		c.validateDetect(),
+		c.validateSinks(),
+		c.validateLabels(),
+		c.validateLog(),
+	})
 }
 
 func (c *Config) validateTimes() error {
+	var errs []error
 	if c.CheckpointInterval < time.Second {
-		return fieldErr("checkpoint_interval", "%v is too short: allowed is 1s or more", c.CheckpointInterval)
+		errs = append(errs, c.fieldErr("checkpoint_interval", "%v is too short: allowed is 1s or more", c.CheckpointInterval))
 	}
 	if c.Windows.Size < time.Second || c.Windows.Size > time.Hour {
-		return fieldErr("windows.size", "%v is out of range: allowed is 1s to 1h", c.Windows.Size)
+		errs = append(errs, c.fieldErr("windows.size", "%v is out of range: allowed is 1s to 1h", c.Windows.Size))
 	}
 	if c.Windows.Lateness < 0 || c.Windows.Lateness > time.Hour {
-		return fieldErr("windows.lateness", "%v is out of range: allowed is 0 to 1h", c.Windows.Lateness)
+		errs = append(errs, c.fieldErr("windows.lateness", "%v is out of range: allowed is 0 to 1h", c.Windows.Lateness))
 	}
 	if c.Alerts.Horizon < 0 {
-		return fieldErr("alerts.horizon", "%v is negative: allowed is a positive duration (default 15m)", c.Alerts.Horizon)
+		errs = append(errs, c.fieldErr("alerts.horizon", "%v is negative: allowed is a positive duration (default 15m)", c.Alerts.Horizon))
 	}
-	return nil
+	return joinErrors(errs)
 }
 
 func (c *Config) validateSources() error {
-	if _, _, err := c.Resolve(Source{}); err != nil {
-		return fmt.Errorf("format/mapping/pull: %w", err)
+	var errs []error
+	_, _, topErr := c.Resolve(Source{})
+	if topErr != nil {
+		errs = append(errs, fmt.Errorf("format/mapping/pull: %w", topErr))
 	}
 	for i, s := range c.Sources {
 		field := fmt.Sprintf("sources[%d]", i)
 		if strings.TrimSpace(s.Path) == "" {
-			return fieldErr(field+".path", "is empty: give a file, a glob, or - for standard input")
+			errs = append(errs, c.fieldErr(field+".path", "is empty: give a file, a glob, or - for standard input"))
+		}
+		// A source that inherits a broken top-level setting would only
+		// repeat its error.
+		if topErr != nil && s.Format == "" {
+			continue
 		}
 		if _, _, err := c.Resolve(s); err != nil {
-			return fmt.Errorf("%s: %w", field, err)
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
 		}
 	}
-	return nil
+	return joinErrors(errs)
 }
 
 // Resolve returns the field mapping and pull rules of a source: its preset,
@@ -121,6 +140,7 @@ func overlay(m *ingest.Mapping, over *ingest.Mapping) {
 }
 
 func (c *Config) validateDetect() error {
+	var errs []error
 	d := c.Detect
 	durations := map[string]time.Duration{
 		"detect.warmup": d.Warmup, "detect.cooldown": d.Cooldown,
@@ -129,7 +149,7 @@ func (c *Config) validateDetect() error {
 	}
 	for _, name := range sortedKeys(durations) {
 		if durations[name] < 0 {
-			return fieldErr(name, "%v is negative: allowed is 0 (the default) or a positive duration", durations[name])
+			errs = append(errs, c.fieldErr(name, "%v is negative: allowed is 0 (the default) or a positive duration", durations[name]))
 		}
 	}
 	numbers := map[string]float64{
@@ -139,13 +159,13 @@ func (c *Config) validateDetect() error {
 	}
 	for _, name := range sortedKeys(numbers) {
 		if numbers[name] < 0 {
-			return fieldErr(name, "%v is negative: allowed is 0 (the default) or a positive number", numbers[name])
+			errs = append(errs, c.fieldErr(name, "%v is negative: allowed is 0 (the default) or a positive number", numbers[name]))
 		}
 	}
-	if d.Ratio != 0 && d.Ratio < 1 {
-		return fieldErr("detect.ratio", "%v would alert below the usual volume: allowed is 1 or more", d.Ratio)
+	if d.Ratio > 0 && d.Ratio < 1 {
+		errs = append(errs, c.fieldErr("detect.ratio", "%v would alert below the usual volume: allowed is 1 or more", d.Ratio))
 	}
-	return nil
+	return joinErrors(errs)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -158,44 +178,91 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func (c *Config) validateSinks() error {
+	var errs []error
 	for i, s := range c.Alerts.Sinks {
-		field := fmt.Sprintf("alerts.sinks[%d]", i)
-		if err := validateSink(field, s); err != nil {
-			return err
-		}
+		errs = append(errs, c.validateSink(fmt.Sprintf("alerts.sinks[%d]", i), s))
 	}
-	return nil
+	return joinErrors(errs)
 }
 
-func validateSink(field string, s Sink) error {
+func (c *Config) validateSink(field string, s Sink) error {
 	if !slices.Contains(sinkTypes, s.Type) {
-		return fieldErr(field+".type", "%q is not a sink type: allowed are %s", s.Type, strings.Join(sinkTypes, ", "))
+		return c.fieldErr(field+".type", "%q is not a sink type: allowed are %s", s.Type, strings.Join(sinkTypes, ", "))
 	}
 	if s.Timeout <= 0 {
-		return fieldErr(field+".timeout", "%v: allowed is a positive duration", s.Timeout)
+		return c.fieldErr(field+".timeout", "%v: allowed is a positive duration", s.Timeout)
 	}
 	switch s.Type {
 	case "file":
 		if s.Path == "" {
-			return fieldErr(field+".path", "is empty: a file sink needs the path to append alerts to")
+			return c.fieldErr(field+".path", "is empty: a file sink needs the path to append alerts to")
 		}
 	case "webhook", "slack":
-		return validateURL(field+".url", s.URL)
+		if _, unset := c.unsetEnv[field+".url"]; unset {
+			return nil // SinkErrors reports it, for the commands that need it
+		}
+		return c.validateURL(field+".url", s.URL)
 	}
 	return nil
 }
 
 // validateURL checks a sink URL without ever printing it: webhook URLs,
 // Slack's especially, are secrets.
-func validateURL(field, raw string) error {
+func (c *Config) validateURL(field, raw string) error {
 	if raw == "" {
-		return fieldErr(field, "is empty: give an http(s) URL, or ${NAME} to read it from the environment")
+		return c.fieldErr(field, "is empty: give an http(s) URL, or ${NAME} to read it from the environment")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fieldErr(field, "is not a valid URL: allowed is http:// or https:// with a host (value not shown, it may be a secret)")
+		return c.fieldErr(field, "is not a valid URL: allowed is http:// or https:// with a host (value not shown, it may be a secret)")
 	}
 	return nil
+}
+
+var fingerprintRE = regexp.MustCompile(fmt.Sprintf("^[0-9a-f]{%d}$", ingest.FingerprintLen))
+
+// validateLabels checks that every labels key can match something: a key
+// that is none of these would be accepted and never match.
+func (c *Config) validateLabels() error {
+	var errs []error
+	for _, key := range sortedKeys(c.Labels) {
+		if labelKeyValid(key) {
+			continue
+		}
+		errs = append(errs, c.labelErr(key))
+	}
+	return joinErrors(errs)
+}
+
+func labelKeyValid(key string) bool {
+	if fingerprintRE.MatchString(key) {
+		return true
+	}
+	if _, err := netip.ParseAddr(key); err == nil {
+		return true
+	}
+	return strings.HasPrefix(key, "/") || strings.ContainsRune(key, '/') || strings.ContainsRune(key, filepath.Separator)
+}
+
+const labelAllowed = "not a token fingerprint (12 hex characters, see sentinel fingerprint), an address or a source path"
+
+// labelErr names a wrong labels key. A long key may be a raw token pasted
+// by mistake, so it is not printed: its line, its last 4 characters and
+// the fingerprint to write instead are.
+func (c *Config) labelErr(key string) error {
+	line := c.lines["labels."+key]
+	if showLabelKey(key) {
+		return &FieldError{Field: "labels." + key, Line: line, Msg: labelAllowed}
+	}
+	cred := ingest.NewCredential(strings.TrimPrefix(key, "Bearer "), false)
+	return &FieldError{Field: shownPath("labels", key), Line: line,
+		Msg: labelAllowed + "; if it is a raw token, write its fingerprint " + cred.FP + " (the key is not shown: it may be a secret)"}
+}
+
+// showLabelKey says whether a labels key is short enough to be a mistyped
+// fingerprint or address rather than a pasted token, and so safe to print.
+func showLabelKey(key string) bool {
+	return len(key) <= 16
 }
 
 var (
@@ -204,11 +271,12 @@ var (
 )
 
 func (c *Config) validateLog() error {
+	var errs []error
 	if !slices.Contains(logLevels, c.Log.Level) {
-		return fieldErr("log.level", "%q: allowed are %s", c.Log.Level, strings.Join(logLevels, ", "))
+		errs = append(errs, c.fieldErr("log.level", "%q: allowed are %s", c.Log.Level, strings.Join(logLevels, ", ")))
 	}
 	if !slices.Contains(logFormats, c.Log.Format) {
-		return fieldErr("log.format", "%q: allowed are %s", c.Log.Format, strings.Join(logFormats, ", "))
+		errs = append(errs, c.fieldErr("log.format", "%q: allowed are %s", c.Log.Format, strings.Join(logFormats, ", ")))
 	}
-	return nil
+	return joinErrors(errs)
 }

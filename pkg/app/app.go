@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
@@ -50,15 +52,10 @@ func EngineOptions(c *config.Config, log zerolog.Logger) engine.Options {
 }
 
 // Sources returns the engine sources: the paths given on the command line
-// (read with the top-level format) when there are any, else those of the
-// configuration.
+// when there are any, else those of the configuration.
 func Sources(c *config.Config, args []string) ([]engine.Source, error) {
 	if len(args) > 0 {
-		f, err := format(c, config.Source{})
-		if err != nil {
-			return nil, err
-		}
-		return []engine.Source{{Paths: args, Format: f}}, nil
+		return argSources(c, args)
 	}
 	if len(c.Sources) == 0 {
 		return nil, fmt.Errorf("no sources: name files on the command line or list them under sources: in the configuration")
@@ -72,6 +69,56 @@ func Sources(c *config.Config, args []string) ([]engine.Source, error) {
 		out = append(out, engine.Source{Paths: []string{s.Path}, Format: f})
 	}
 	return out, nil
+}
+
+// argSources groups paths named on the command line by the configured
+// source they belong to, so that replaying a gateway's rotated files
+// (access.log.1, access.log.2.gz) reads them in that gateway's format.
+// A path belongs to a source whose path or glob matches it, or whose file
+// name it extends; with a single configured source, every path belongs to
+// it. Other paths take the top-level format.
+func argSources(c *config.Config, args []string) ([]engine.Source, error) {
+	groups := make(map[int][]string)
+	var order []int
+	for _, a := range args {
+		i := sourceOf(c, a)
+		if _, ok := groups[i]; !ok {
+			order = append(order, i)
+		}
+		groups[i] = append(groups[i], a)
+	}
+	out := make([]engine.Source, 0, len(order))
+	for _, i := range order {
+		src := config.Source{}
+		if i >= 0 {
+			src = c.Sources[i]
+		}
+		f, err := format(c, src)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, engine.Source{Paths: groups[i], Format: f})
+	}
+	return out, nil
+}
+
+// sourceOf returns the index of the configured source path belongs to,
+// or -1.
+func sourceOf(c *config.Config, path string) int {
+	for i, s := range c.Sources {
+		if ok, _ := filepath.Match(s.Path, path); ok || strings.HasPrefix(path, s.Path) {
+			return i
+		}
+	}
+	for i, s := range c.Sources {
+		if strings.HasPrefix(filepath.Base(path), filepath.Base(s.Path)) {
+			return i
+		}
+	}
+	if len(c.Sources) == 1 {
+		return 0
+	}
+	return -1
 }
 
 func format(c *config.Config, s config.Source) (engine.Format, error) {

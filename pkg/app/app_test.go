@@ -2,6 +2,7 @@ package app
 
 import (
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -57,5 +58,35 @@ func TestDispatcherRefusesUnsetSecret(t *testing.T) {
 	_, err = Dispatcher(c, io.Discard, zerolog.Nop())
 	if err == nil || !strings.Contains(err.Error(), "SENTINEL_TEST_NEVER_SET") || !strings.Contains(err.Error(), "alerts.sinks[0].url") {
 		t.Fatalf("got %v, want the field and the unset variable named", err)
+	}
+}
+
+func TestCommandLinePathsTakeTheirSourcesFormat(t *testing.T) {
+	c, err := config.Parse([]byte(`
+sources:
+  - path: /var/log/caddy/access.log
+    format: caddy
+  - path: /var/log/traefik/*.json
+    format: traefik
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs, err := Sources(c, []string{"/var/log/caddy/access.log.2.gz", "/var/log/traefik/a.json", "/tmp/copy/access.log.1", "/tmp/other.log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ // path: a header only that format's token mapping names
+		"/var/log/caddy/access.log.2.gz": "request.headers.X-Api-Key",
+		"/var/log/traefik/a.json":        "request_X-Api-Key",
+		"/tmp/copy/access.log.1":         "request.headers.X-Api-Key",
+		"/tmp/other.log":                 "token",
+	}
+	for _, s := range srcs {
+		for _, p := range s.Paths {
+			if !slices.Contains(s.Format.Mapping.Token, want[p]) {
+				t.Errorf("%s read with token paths %v, want one with %s", p, s.Format.Mapping.Token, want[p])
+			}
+		}
 	}
 }

@@ -53,18 +53,29 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	return nil
 }
 
-// writeSummary prints what a replay read and raised, per source.
+// writeSummary prints what a replay read and raised, per source when
+// there are several or when something needs a look.
 func writeSummary(w io.Writer, s *engine.Stats, took time.Duration) {
 	lines, rejected, late := s.Lines()
+	var withCred int64
+	for _, src := range s.Sources {
+		withCred += src.WithCred
+	}
 	rate := float64(lines) / took.Seconds()
-	fmt.Fprintf(w, "replayed %d lines in %v (%.0f lines/s): %d rejected, %d late, %d alerts\n",
-		lines, took.Round(time.Millisecond), rate, rejected, late, s.Alerts)
+	fmt.Fprintf(w, "replayed %d lines in %v (%.0f lines/s): %d with a credential, %d rejected, %d late, %d alerts\n",
+		lines, took.Round(time.Millisecond), rate, withCred, rejected, late, s.Alerts)
+	if lines > 0 && withCred == 0 {
+		fmt.Fprintln(w, "no line carried a credential: check the format (--config, format:) and the mapping's token paths")
+	}
 	if len(s.Sources) < 2 && rejected == 0 {
 		return
 	}
 	for _, name := range s.Names() {
 		src := s.Sources[name]
-		fmt.Fprintf(w, "  %s: %d lines, %d rejected %v, %d late\n",
-			name, src.Lines, src.Rejected.Total(), map[string]int64(src.Rejected), src.Late)
+		fmt.Fprintf(w, "  %s: %d lines, %d with a credential, %d rejected", name, src.Lines, src.WithCred, src.Rejected.Total())
+		if len(src.Rejected) > 0 {
+			fmt.Fprintf(w, " (%s)", src.Rejected)
+		}
+		fmt.Fprintf(w, ", %d late\n", src.Late)
 	}
 }

@@ -58,8 +58,12 @@ const (
 // A Parser is not safe for concurrent use: make one per goroutine.
 type Parser struct {
 	m     *compiledMapping
+	f     fields
 	rules []pullRule
 	json  fastjson.Parser
+	// scan reads lines of a flat mapping without fastjson; nil when the
+	// mapping has nested paths.
+	scan *lineScanner
 	// creds caches Credentials by raw credential: [0] tokens, [1] key ids.
 	creds [2]map[string]Credential
 	// strs interns methods and user agents, which repeat on most lines.
@@ -83,12 +87,46 @@ func NewParser(m Mapping, rules []PullRule) (*Parser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building parser: %w", err)
 	}
-	return &Parser{
+	p := &Parser{
 		m:     cm,
+		f:     newFields(cm),
 		rules: pr,
 		creds: [2]map[string]Credential{{}, {}},
 		strs:  map[string]string{},
-	}, nil
+	}
+	p.scan = newLineScanner(p.f.all())
+	return p, nil
+}
+
+// pathList is the candidate paths of one mapping field.
+type pathList struct {
+	name  string // the field's YAML key, for errors
+	paths []fieldPath
+	// slots are the lineScanner slots of the paths, -1 for query paths;
+	// set only when the mapping is flat.
+	slots []int
+}
+
+// fields are the path lists of a compiled mapping.
+type fields struct {
+	time, token, keyID, ip, method, path, query pathList
+	status, bytes, messages, ua, sampleAt       pathList
+}
+
+func newFields(cm *compiledMapping) fields {
+	return fields{
+		time: pathList{name: "time", paths: cm.time}, token: pathList{name: "token", paths: cm.token},
+		keyID: pathList{name: "key_id", paths: cm.keyID}, ip: pathList{name: "ip", paths: cm.ip},
+		method: pathList{name: "method", paths: cm.method}, path: pathList{name: "path", paths: cm.path},
+		query: pathList{name: "query", paths: cm.query}, status: pathList{name: "status", paths: cm.status},
+		bytes: pathList{name: "bytes", paths: cm.bytes}, messages: pathList{name: "messages", paths: cm.messages},
+		ua: pathList{name: "ua", paths: cm.ua}, sampleAt: pathList{name: "sample_rate_field", paths: cm.sampleAt},
+	}
+}
+
+func (f *fields) all() []*pathList {
+	return []*pathList{&f.time, &f.token, &f.keyID, &f.ip, &f.method, &f.path, &f.query,
+		&f.status, &f.bytes, &f.messages, &f.ua, &f.sampleAt}
 }
 
 // Parse fills rec from one line without its newline, resetting every
@@ -103,9 +141,12 @@ func NewParser(m Mapping, rules []PullRule) (*Parser, error) {
 // absent.
 func (p *Parser) Parse(line []byte, rec *Record) error {
 	*rec = Record{}
-	root, lerr := p.parseJSON(line)
-	if lerr != nil {
-		return lerr
+	var root *fastjson.Value
+	if p.scan == nil || !p.scan.scan(line) {
+		var lerr *LineError
+		if root, lerr = p.parseJSON(line); lerr != nil {
+			return lerr
+		}
 	}
 	if err := p.fill(root, rec); err != nil {
 		*rec = Record{}
@@ -213,7 +254,8 @@ func isBareDash(line []byte, i int) bool {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // fill reads every mapped field. The path comes first because query:NAME
-// paths read its query string.
+// paths read its query string. A nil root means the line scanner read the
+// line and holds its values.
 func (p *Parser) fill(root *fastjson.Value, rec *Record) error {
 	if err := p.fillPath(root, rec); err != nil {
 		return err
@@ -280,8 +322,9 @@ func (p *Parser) valueText(v *fastjson.Value) ([]byte, valKind, error) {
 	return nil, valAbsent, fmt.Errorf("a JSON %s cannot be read as text or number", t)
 }
 
-// textAt returns the text at one candidate path.
-func (p *Parser) textAt(root *fastjson.Value, fp *fieldPath) ([]byte, valKind, error) {
+// textAt returns the text at the i-th candidate path of l.
+func (p *Parser) textAt(root *fastjson.Value, l *pathList, i int) ([]byte, valKind, error) {
+	fp := &l.paths[i]
 	if fp.query != "" {
 		b, ok := p.queryParam(fp.query)
 		if !ok {
@@ -289,7 +332,14 @@ func (p *Parser) textAt(root *fastjson.Value, fp *fieldPath) ([]byte, valKind, e
 		}
 		return b, valString, nil
 	}
-	b, k, err := p.valueText(root.Get(fp.keys...))
+	var b []byte
+	var k valKind
+	var err error
+	if root == nil {
+		b, k = p.scan.text(l.slots[i])
+	} else {
+		b, k, err = p.valueText(root.Get(fp.keys...))
+	}
 	if err != nil || k == valAbsent || !fp.first {
 		return b, k, err
 	}
@@ -304,11 +354,11 @@ func (p *Parser) textAt(root *fastjson.Value, fp *fieldPath) ([]byte, valKind, e
 }
 
 // firstText returns the text of the first candidate path that has one.
-func (p *Parser) firstText(root *fastjson.Value, paths []fieldPath, name string) ([]byte, valKind, error) {
-	for i := range paths {
-		b, k, err := p.textAt(root, &paths[i])
+func (p *Parser) firstText(root *fastjson.Value, l *pathList) ([]byte, valKind, error) {
+	for i := range l.paths {
+		b, k, err := p.textAt(root, l, i)
 		if err != nil {
-			return nil, valAbsent, fieldError(name, err)
+			return nil, valAbsent, fieldError(l.name, err)
 		}
 		if k != valAbsent {
 			return b, k, nil
@@ -322,7 +372,7 @@ func fieldError(name string, err error) *LineError {
 }
 
 func (p *Parser) fillTime(root *fastjson.Value, rec *Record) error {
-	b, k, err := p.firstText(root, p.m.time, "time")
+	b, k, err := p.firstText(root, &p.f.time)
 	if err != nil {
 		// firstText only returns *LineError; a time of the wrong type is a
 		// time rejection, not a field one.
@@ -340,12 +390,12 @@ func (p *Parser) fillTime(root *fastjson.Value, rec *Record) error {
 }
 
 func (p *Parser) fillStrings(root *fastjson.Value, rec *Record) error {
-	b, _, err := p.firstText(root, p.m.method, "method")
+	b, _, err := p.firstText(root, &p.f.method)
 	if err != nil {
 		return err
 	}
 	rec.Method = p.internMethod(b)
-	b, _, err = p.firstText(root, p.m.ua, "ua")
+	b, _, err = p.firstText(root, &p.f.ua)
 	if err != nil {
 		return err
 	}
@@ -387,8 +437,8 @@ func (p *Parser) intern(b []byte) string {
 }
 
 func (p *Parser) fillIP(root *fastjson.Value, rec *Record) error {
-	for i := range p.m.ip {
-		b, k, err := p.textAt(root, &p.m.ip[i])
+	for i := range p.f.ip.paths {
+		b, k, err := p.textAt(root, &p.f.ip, i)
 		if err != nil {
 			return fieldError("ip", err)
 		}
@@ -485,7 +535,7 @@ func isPortSuffix(b []byte) bool {
 }
 
 func (p *Parser) fillNumbers(root *fastjson.Value, rec *Record) error {
-	status, _, err := p.intField(root, p.m.status, "status")
+	status, _, err := p.intField(root, &p.f.status)
 	if err != nil {
 		return err
 	}
@@ -493,19 +543,19 @@ func (p *Parser) fillNumbers(root *fastjson.Value, rec *Record) error {
 		return fieldError("status", errors.New("not an HTTP status (0-999)"))
 	}
 	rec.Status = int(status)
-	rec.Bytes, _, err = p.intField(root, p.m.bytes, "bytes")
+	rec.Bytes, _, err = p.intField(root, &p.f.bytes)
 	return err
 }
 
 // intField reads a non-negative integer written as a number or a string.
-func (p *Parser) intField(root *fastjson.Value, paths []fieldPath, name string) (int64, bool, error) {
-	b, k, err := p.firstText(root, paths, name)
+func (p *Parser) intField(root *fastjson.Value, l *pathList) (int64, bool, error) {
+	b, k, err := p.firstText(root, l)
 	if err != nil || k == valAbsent {
 		return 0, false, err
 	}
 	n, err := parseCount(b)
 	if err != nil {
-		return 0, false, fieldError(name, err)
+		return 0, false, fieldError(l.name, err)
 	}
 	return n, true, nil
 }
@@ -539,12 +589,12 @@ func parseCountFloat(b []byte) (int64, error) {
 // fillPath reads the path and query, drops a URL's scheme and host, and
 // keeps the raw form in p.rawPath for query:NAME lookups.
 func (p *Parser) fillPath(root *fastjson.Value, rec *Record) error {
-	b, _, err := p.firstText(root, p.m.path, "path")
+	b, _, err := p.firstText(root, &p.f.path)
 	if err != nil {
 		return err
 	}
 	p.rawPath = append(p.rawPath[:0], stripURLHost(b)...)
-	q, _, err := p.firstText(root, p.m.query, "query")
+	q, _, err := p.firstText(root, &p.f.query)
 	if err != nil {
 		return err
 	}
@@ -584,21 +634,19 @@ func stripURLHost(b []byte) []byte {
 // parameter replaced by "fp:" and its fingerprint.
 func (p *Parser) redactPath(raw []byte) string {
 	qi := bytes.IndexByte(raw, '?')
-	if qi < 0 || len(p.m.redact) == 0 {
+	if qi < 0 || !p.hasRedacted(raw[qi+1:]) {
 		return string(raw)
 	}
 	out := append(p.outPath[:0], raw[:qi+1]...)
-	changed := false
 	rest := raw[qi+1:]
 	for len(rest) > 0 {
-		param, tail, more := bytes.Cut(rest, []byte("&"))
+		param, tail, more := cutByte(rest, '&')
 		rest = tail
-		key, val, hasVal := bytes.Cut(param, []byte("="))
+		key, val, hasVal := cutByte(param, '=')
 		if hasVal && len(val) > 0 && p.redacted(key) {
 			out = append(out, key...)
 			out = append(out, "=fp:"...)
 			out = append(out, p.credential(unescapeQuery(val), false).FP...)
-			changed = true
 		} else {
 			out = append(out, param...)
 		}
@@ -607,10 +655,32 @@ func (p *Parser) redactPath(raw []byte) string {
 		}
 	}
 	p.outPath = out
-	if !changed {
-		return string(raw)
-	}
 	return string(out)
+}
+
+// hasRedacted reports whether a query string holds a credential parameter
+// with a value, so that most paths are returned without being rebuilt.
+func (p *Parser) hasRedacted(query []byte) bool {
+	for len(query) > 0 {
+		var param []byte
+		param, query, _ = cutByte(query, '&')
+		key, val, hasVal := cutByte(param, '=')
+		if hasVal && len(val) > 0 && p.redacted(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// cutByte is bytes.Cut for a one-byte separator, which the path
+// redaction calls twice per query parameter.
+func cutByte(s []byte, sep byte) (before, after []byte, found bool) {
+	for i, c := range s {
+		if c == sep {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, nil, false
 }
 
 // redacted reports whether a query key carries a credential.
@@ -659,11 +729,10 @@ func unescapeQuery(v []byte) []byte {
 // first credential parameter of the query string.
 func (p *Parser) fillCred(root *fastjson.Value, rec *Record) error {
 	for _, l := range [...]struct {
-		paths []fieldPath
-		name  string
+		list  *pathList
 		keyID bool
-	}{{p.m.token, "token", false}, {p.m.keyID, "key_id", true}} {
-		cred, err := p.credFrom(root, l.paths, l.name, l.keyID)
+	}{{&p.f.token, false}, {&p.f.keyID, true}} {
+		cred, err := p.credFrom(root, l.list, l.keyID)
 		if err != nil || cred.FP != "" {
 			rec.Cred = cred
 			return err
@@ -675,11 +744,11 @@ func (p *Parser) fillCred(root *fastjson.Value, rec *Record) error {
 	return nil
 }
 
-func (p *Parser) credFrom(root *fastjson.Value, paths []fieldPath, name string, keyID bool) (Credential, error) {
-	for i := range paths {
-		b, k, err := p.textAt(root, &paths[i])
+func (p *Parser) credFrom(root *fastjson.Value, l *pathList, keyID bool) (Credential, error) {
+	for i := range l.paths {
+		b, k, err := p.textAt(root, l, i)
 		if err != nil {
-			return Credential{}, fieldError(name, err)
+			return Credential{}, fieldError(l.name, err)
 		}
 		if k == valAbsent {
 			continue
@@ -749,7 +818,7 @@ func (p *Parser) credential(raw []byte, keyID bool) Credential {
 func (p *Parser) fillWeight(root *fastjson.Value, rec *Record) error {
 	rec.Weight = 1
 	rate := p.m.sampleRate
-	b, k, err := p.firstText(root, p.m.sampleAt, "sample_rate_field")
+	b, k, err := p.firstText(root, &p.f.sampleAt)
 	if err != nil {
 		return err
 	}
@@ -770,7 +839,7 @@ func (p *Parser) fillWeight(root *fastjson.Value, rec *Record) error {
 // is read on every line so that a malformed one is rejected whatever the
 // status.
 func (p *Parser) fillMessages(root *fastjson.Value, rec *Record) error {
-	field, hasField, err := p.intField(root, p.m.messages, "messages")
+	field, hasField, err := p.intField(root, &p.f.messages)
 	if err != nil || rec.Status < 200 || rec.Status > 299 {
 		return err
 	}

@@ -1,7 +1,8 @@
 package alert
 
 import (
-	"bytes"
+	"github.com/sentinel-project/sentinel/internal/testlog"
+
 	"context"
 	"errors"
 	"fmt"
@@ -108,30 +109,6 @@ func (w lineWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// syncBuffer is a log destination safe for the sink goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *syncBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.b.String(), s)
-}
-
 func TestDispatchHonoursRetryAfter(t *testing.T) {
 	rec := newRecorder(t, status(429, "Retry-After", "1"), status(200))
 	d := NewDispatcher([]SinkSpec{{Sink: newTestWebhook(t, rec.url()), Push: true}}, fastOpts())
@@ -193,7 +170,7 @@ func TestDispatchDeadEndpointDoesNotBlockSend(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL + secretPath
 	srv.Close()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opts := fastOpts()
 	opts.QueueLen = 4
 	opts.MaxRetries = 3
@@ -215,18 +192,18 @@ func TestDispatchDeadEndpointDoesNotBlockSend(t *testing.T) {
 	if st.Sent != 0 || st.Failed == 0 || st.Dropped == 0 || st.Failed+st.Dropped != n {
 		t.Errorf("stats %+v, want every alert failed or dropped, some of each", st)
 	}
-	if c := logs.count("alert sink failing"); c != 1 {
+	if c := logs.Count("alert sink failing"); c != 1 {
 		t.Errorf("failure logged %d times, want once", c)
 	}
-	if c := logs.count("still failing"); c != 0 {
+	if c := logs.Count("still failing"); c != 0 {
 		t.Errorf("reminder logged %d times within the default interval", c)
 	}
 	lost := fmt.Sprintf(`"sent":0,"failed":%d,"dropped":%d,"stale":0,"queued":0,"message":"alert sink lost alerts"`,
 		st.Failed, st.Dropped)
-	if c := logs.count(lost); c != 1 {
-		t.Errorf("close logged the counts %d times, want once:\n%s", c, logs.b.String())
+	if c := logs.Count(lost); c != 1 {
+		t.Errorf("close logged the counts %d times, want once:\n%s", c, logs.String())
 	}
-	if strings.Contains(logs.b.String(), "SECRET") {
+	if strings.Contains(logs.String(), "SECRET") {
 		t.Error("log reveals the webhook URL")
 	}
 }
@@ -310,7 +287,7 @@ func TestDispatchHorizon(t *testing.T) {
 
 func TestDispatchQueueFullDropsAndLogsOnce(t *testing.T) {
 	sink := newBlockingSink()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opts := fastOpts()
 	opts.QueueLen = 2
 	opts.Logger = zerolog.New(logs)
@@ -323,13 +300,13 @@ func TestDispatchQueueFullDropsAndLogsOnce(t *testing.T) {
 	if st := d.Stats()["blocking"]; st.Dropped != 8 || st.Queued != 2 {
 		t.Errorf("stats %+v, want 8 dropped and 2 queued", st)
 	}
-	if c := logs.count("alert queue full"); c != 1 {
+	if c := logs.Count("alert queue full"); c != 1 {
 		t.Errorf("queue full logged %d times, want once", c)
 	}
 	close(sink.release)
 	eventually(t, "the queue to drain", func() bool { return d.Stats()["blocking"].Sent == 3 })
 	d.Send(sampleAlert())
-	if c := logs.count("alert queue has room again"); c != 1 {
+	if c := logs.Count("alert queue has room again"); c != 1 {
 		t.Errorf("recovery logged %d times, want once", c)
 	}
 	if err := closeWithin(t, d, 5*time.Second); err != nil {
@@ -343,7 +320,7 @@ func TestDispatchQueueFullDropsAndLogsOnce(t *testing.T) {
 func TestDispatchCloseDeadlineCancels(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	sink := newBlockingSink()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opts := fastOpts()
 	opts.Logger = zerolog.New(logs)
 	d := NewDispatcher([]SinkSpec{{Sink: sink}}, opts)
@@ -359,12 +336,12 @@ func TestDispatchCloseDeadlineCancels(t *testing.T) {
 		t.Errorf("stats %+v, want the one in flight failed, two dropped", st)
 	}
 	// The attempt Close cancelled is not the sink failing.
-	if c := logs.count("alert sink failing"); c != 0 {
-		t.Errorf("cancelled attempt logged as a failing sink:\n%s", logs.b.String())
+	if c := logs.Count("alert sink failing"); c != 0 {
+		t.Errorf("cancelled attempt logged as a failing sink:\n%s", logs.String())
 	}
 	lost := `"sink":"blocking","sent":0,"failed":1,"dropped":2,"stale":0,"queued":0,"message":"alert sink lost alerts"`
-	if c := logs.count(lost); c != 1 {
-		t.Errorf("counts logged %d times, want once:\n%s", c, logs.b.String())
+	if c := logs.Count(lost); c != 1 {
+		t.Errorf("counts logged %d times, want once:\n%s", c, logs.String())
 	}
 	d.Send(sampleAlert()) // after Close: ignored, no panic
 	if err := d.Close(context.Background()); err == nil {
@@ -421,7 +398,7 @@ func TestBackoffBounds(t *testing.T) {
 }
 
 func TestDispatchLogsFailureAndRecoveryOnce(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opts := fastOpts()
 	opts.MaxRetries = -1 // no retries: each failure is final
 	opts.Logger = zerolog.New(logs)
@@ -436,12 +413,12 @@ func TestDispatchLogsFailureAndRecoveryOnce(t *testing.T) {
 	if st := d.Stats()["flaky"]; st.Failed != 3 || st.Sent != 2 || sink.calls != 5 {
 		t.Errorf("stats %+v, calls %d", st, sink.calls)
 	}
-	if logs.count("alert sink recovered") != 1 {
-		t.Errorf("recovery not logged once:\n%s", logs.b.String())
+	if logs.Count("alert sink recovered") != 1 {
+		t.Errorf("recovery not logged once:\n%s", logs.String())
 	}
 	recovered := `"failed_attempts":3,"failed_alerts":3,`
-	if f, r := logs.count("alert sink failing"), logs.count(recovered); f != 1 || r != 1 {
-		t.Errorf("failure logged %d times, recovery with count %d times; want 1 and 1:\n%s", f, r, logs.b.String())
+	if f, r := logs.Count("alert sink failing"), logs.Count(recovered); f != 1 || r != 1 {
+		t.Errorf("failure logged %d times, recovery with count %d times; want 1 and 1:\n%s", f, r, logs.String())
 	}
 }
 
@@ -478,7 +455,7 @@ func gatedServer(t *testing.T, fails int) (url string, arrived chan int, release
 func TestDispatchLogsFirstFailedAttempt(t *testing.T) {
 	const fails = 3
 	url, arrived, release := gatedServer(t, fails)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opts := fastOpts()
 	opts.Logger = zerolog.New(logs)
 	d := NewDispatcher([]SinkSpec{{Sink: newTestWebhook(t, url), Push: true}}, opts)
@@ -508,11 +485,11 @@ func TestDispatchLogsFirstFailedAttempt(t *testing.T) {
 	if err := closeWithin(t, d, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if c := logs.count(`"failed_attempts":3,"failed_alerts":0,`); c != 1 ||
-		logs.count("alert sink recovered") != 1 {
+	if c := logs.Count(`"failed_attempts":3,"failed_alerts":0,`); c != 1 ||
+		logs.Count("alert sink recovered") != 1 {
 		t.Errorf("recovery with 3 failed attempts logged %d times, want once:\n%s", c, logs.String())
 	}
-	if logs.count("alert sink failing") != 1 || logs.count("lost alerts") != 0 {
+	if logs.Count("alert sink failing") != 1 || logs.Count("lost alerts") != 0 {
 		t.Errorf("extra lines after recovery:\n%s", logs.String())
 	}
 }
@@ -526,13 +503,13 @@ func TestDispatchConnectionRefusedThenAccepted(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // the port now refuses connections
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opts := fastOpts()
 	opts.MaxRetries = 1000 // outlast the outage
 	opts.Logger = zerolog.New(logs)
 	d := NewDispatcher([]SinkSpec{{Sink: newTestWebhook(t, "http://"+addr+secretPath), Push: true}}, opts)
 	d.Send(sampleAlert())
-	eventually(t, "the failing line", func() bool { return logs.count("alert sink failing") > 0 })
+	eventually(t, "the failing line", func() bool { return logs.Count("alert sink failing") > 0 })
 	if !strings.Contains(logs.String(), "connection refused") {
 		t.Errorf("failing line does not say why:\n%s", logs.String())
 	}
@@ -550,7 +527,7 @@ func TestDispatchConnectionRefusedThenAccepted(t *testing.T) {
 	if err := closeWithin(t, d, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if f, r := logs.count("alert sink failing"), logs.count("alert sink recovered"); f != 1 || r != 1 {
+	if f, r := logs.Count("alert sink failing"), logs.Count("alert sink recovered"); f != 1 || r != 1 {
 		t.Errorf("%d failing and %d recovered lines, want 1 and 1:\n%s", f, r, logs.String())
 	}
 	if strings.Contains(logs.String(), "SECRET") {
@@ -559,7 +536,7 @@ func TestDispatchConnectionRefusedThenAccepted(t *testing.T) {
 }
 
 func TestDispatchRemindsWhileFailing(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opts := fastOpts()
 	opts.Reminder = time.Nanosecond // every failed attempt after the first
 	opts.Logger = zerolog.New(logs)
@@ -568,8 +545,8 @@ func TestDispatchRemindsWhileFailing(t *testing.T) {
 	if err := closeWithin(t, d, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	f, r := logs.count("alert sink failing"), logs.count("alert sink still failing")
-	if f != 1 || r != 2 || logs.count(`"failed_attempts":3,`) != 2 {
+	f, r := logs.Count("alert sink failing"), logs.Count("alert sink still failing")
+	if f != 1 || r != 2 || logs.Count(`"failed_attempts":3,`) != 2 {
 		t.Errorf("%d failing and %d reminder lines, want 1 and 2 (at attempts 2, 3):\n%s",
 			f, r, logs.String())
 	}

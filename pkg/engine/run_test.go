@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/sentinel-project/sentinel/internal/testlog"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -189,12 +191,7 @@ func TestQuietLiveSourcesStillCloseWindows(t *testing.T) {
 	// Live lines, ending now: the engine may assume event time goes on.
 	liveLines(t, log, time.Now(), 120)
 	clk := &clock{}
-	opts := RunOptions{
-		Options: testOptions(), Sources: []Source{canonicalSource(log)},
-		StateDir: filepath.Join(dir, "state"), CheckpointInterval: 20 * time.Millisecond,
-		Deliver: func(*alert.Alert) {}, QuietAfter: 50 * time.Millisecond,
-		Now: clk.now,
-	}
+	opts := quietRunOptions(dir, log, clk)
 	stop := startRun(t, opts)
 	waitCheckpoint(t, opts.StateDir, log, fileSize(t, log))
 	if n, _ := openWindows(t, opts.StateDir); n == 0 {
@@ -222,12 +219,7 @@ func TestQuietAfterBacklogKeepsWindowsOpen(t *testing.T) {
 	end := time.Now().Add(-30 * 24 * time.Hour)
 	liveLines(t, log, end, 120)
 	clk := &clock{}
-	opts := RunOptions{
-		Options: testOptions(), Sources: []Source{canonicalSource(log)},
-		StateDir: filepath.Join(dir, "state"), CheckpointInterval: 20 * time.Millisecond,
-		Deliver: func(*alert.Alert) {}, QuietAfter: 50 * time.Millisecond,
-		Now: clk.now,
-	}
+	opts := quietRunOptions(dir, log, clk)
 	stop := startRun(t, opts)
 	waitCheckpoint(t, opts.StateDir, log, fileSize(t, log))
 	clk.skip(2 * time.Minute)
@@ -240,6 +232,17 @@ func TestQuietAfterBacklogKeepsWindowsOpen(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // polling a condition
 	}
 	stop()
+}
+
+// quietRunOptions follows log with checkpoints every 20ms, a clock the
+// test moves, and sources counted quiet after 50ms.
+func quietRunOptions(dir, log string, clk *clock) RunOptions {
+	return RunOptions{
+		Options: testOptions(), Sources: []Source{canonicalSource(log)},
+		StateDir: filepath.Join(dir, "state"), CheckpointInterval: 20 * time.Millisecond,
+		Deliver: func(*alert.Alert) {}, QuietAfter: 50 * time.Millisecond,
+		Now: clk.now,
+	}
 }
 
 func fileSize(t *testing.T, path string) int64 {
@@ -263,7 +266,7 @@ func TestWrongFormatIsReported(t *testing.T) {
 		fmt.Fprintf(f, `{"ClientHost":"203.0.113.21","DownstreamStatus":200,"RequestMethod":"GET","RequestPath":"/messages","StartUTC":%q,"request_X-Api-Key":"tok_live_x"}`+"\n", ts)
 	}
 	f.Close()
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	got := &collector{}
 	var srcAlerts []string
 	var mu sync.Mutex
@@ -291,24 +294,6 @@ func TestWrongFormatIsReported(t *testing.T) {
 			t.Errorf("log does not say %q:\n%s", want, logs.String())
 		}
 	}
-}
-
-// lockedBuffer is a log sink safe to read while the engine writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestRunFromStdinEndsWithItsInput pipes generated traffic into a live

@@ -1,7 +1,8 @@
 package ingest
 
 import (
-	"bytes"
+	"github.com/sentinel-project/sentinel/internal/testlog"
+
 	"fmt"
 	"os"
 	"strings"
@@ -12,25 +13,6 @@ import (
 
 	"github.com/rs/zerolog"
 )
-
-// srcLogBuffer is a bytes.Buffer safe for a logger writing from another
-// goroutine.
-type srcLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *srcLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *srcLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // srcLineLen is the length of every test line, newline included. Fixed-length
 // lines let the copytruncate test turn byte offsets into line numbers.
@@ -236,7 +218,7 @@ func testRotationWhileBusy(t *testing.T, mode string) {
 	const n, rotations = 60000, 6
 	path := t.TempDir() + "/app.log"
 	w := newRotatingWriter(t, path)
-	logs := &srcLogBuffer{}
+	logs := &testlog.Buffer{}
 	run := srcStartFollow(t, FollowOptions{
 		Paths:        []string{path},
 		PollInterval: 5 * time.Millisecond,
@@ -376,7 +358,7 @@ func TestFollowRenamedFileKeptWhileWriterLags(t *testing.T) {
 	dir := t.TempDir()
 	live := dir + "/app.log"
 	srcWriteLines(t, live, 0, 10)
-	logs := &srcLogBuffer{}
+	logs := &testlog.Buffer{}
 	run := srcStartFollow(t, FollowOptions{Paths: []string{live}, PollInterval: 5 * time.Millisecond, Logger: zerolog.New(logs)})
 	defer run.stop(t)
 	got, _ := run.collectLines(t, 9, 5*time.Second)

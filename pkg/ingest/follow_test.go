@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"github.com/sentinel-project/sentinel/internal/testlog"
+
 	"context"
 	"fmt"
 	"os"
@@ -306,7 +308,7 @@ func TestFollowGlobFindsNewFile(t *testing.T) {
 // when it appears.
 func TestFollowMissingFileLogsOnce(t *testing.T) {
 	path := t.TempDir() + "/later.log"
-	logs := &srcLogBuffer{}
+	logs := &testlog.Buffer{}
 	run := srcStartFollow(t, FollowOptions{Paths: []string{path}, PollInterval: time.Millisecond, Logger: zerolog.New(logs)})
 	defer run.stop(t)
 	deadline := time.Now().Add(5 * time.Second)

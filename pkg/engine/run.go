@@ -248,6 +248,9 @@ func (r *runner) startSources(ctx context.Context, out chan<- ingest.Batch, errc
 	if stdin {
 		go func() {
 			err := ingest.ReadStream(ctx, "-", r.opts.stdin(), out)
+			if ctx.Err() != nil {
+				return // a stop, not a failure of the input
+			}
 			if err != nil {
 				errc <- fmt.Errorf("reading standard input: %w", err)
 				return

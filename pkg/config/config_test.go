@@ -194,3 +194,12 @@ func TestExampleConfigIsValid(t *testing.T) {
 		t.Fatalf("the shipped example does not load: %v", err)
 	}
 }
+
+func TestNonFiniteNumbersAreRefused(t *testing.T) {
+	for _, v := range []string{".nan", ".inf", "-.inf"} {
+		_, err := Parse([]byte("detect:\n  ratio: " + v + "\n"))
+		if err == nil || !strings.Contains(err.Error(), "detect.ratio") || !strings.Contains(err.Error(), "finite") {
+			t.Errorf("ratio %s: got %v, want detect.ratio refused as not finite", v, err)
+		}
+	}
+}

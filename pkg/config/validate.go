@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -158,6 +159,10 @@ func (c *Config) validateDetect() error {
 		"detect.slow_min_messages": d.HorizonMinMessages,
 	}
 	for _, name := range sortedKeys(numbers) {
+		if math.IsNaN(numbers[name]) || math.IsInf(numbers[name], 0) {
+			errs = append(errs, c.fieldErr(name, "%v: allowed is a finite number (0 for the default)", numbers[name]))
+			continue
+		}
 		if numbers[name] < 0 {
 			errs = append(errs, c.fieldErr(name, "%v is negative: allowed is 0 (the default) or a positive number", numbers[name]))
 		}

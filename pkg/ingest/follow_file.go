@@ -25,6 +25,8 @@ type followedPath struct {
 	state     string              // last state logged, so each change logs once
 	gap       int64               // bytes known lost, reported with the next batch
 	retire    func(*followedFile) // told of each file left behind, with how far it was read
+	// budget caps the bytes read in one pass (see followPassBudget).
+	budget int64
 	// goneSince is when the path was first seen missing while a file was
 	// open, zero while the path exists.
 	goneSince time.Time
@@ -103,8 +105,12 @@ func (fp *followedPath) poll(ctx context.Context) bool {
 // it belongs to that file or to a sibling it was rotated to.
 func (fp *followedPath) openFirst() bool {
 	ff, err := openFollowedFile(fp.path)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		fp.setState("missing", err, "waiting for followed file to appear")
+		return false
+	}
+	if err != nil {
+		fp.setState("unreadable", err, "cannot read followed path; retrying")
 		return false
 	}
 	if fp.start != nil {
@@ -168,7 +174,7 @@ func wrapSibling(f *os.File) (*followedFile, error) {
 // sending its complete lines. It reports whether the budget ran out.
 func (fp *followedPath) readAvailable(ctx context.Context) bool {
 	ff := fp.cur
-	for budget := int64(followPassBudget); budget > 0; {
+	for budget := fp.budget; budget > 0; {
 		fi, err := ff.f.Stat()
 		if err != nil {
 			fp.setState("error", err, "cannot stat followed file")
@@ -178,7 +184,7 @@ func (fp *followedPath) readAvailable(ctx context.Context) bool {
 			fp.truncated(ctx)
 			continue
 		}
-		n := min(fi.Size()-ff.off(), followReadSize)
+		n := min(fi.Size()-ff.off(), followReadSize, budget)
 		if n == 0 {
 			return false
 		}
@@ -356,6 +362,10 @@ func (fp *followedPath) checkRotation(ctx context.Context) bool {
 	fp.leave(fp.cur)
 	fp.cur, fp.next = fp.next[0], fp.next[1:]
 	fp.setState("reading", nil, "following file")
+	// The new file is read from the next pass on, not in this one: a pass
+	// first reports the old file's position under the name a pattern now
+	// finds it by (follower.discover), and that must come before the new
+	// file's first batch replaces this path's position.
 	return true
 }
 
@@ -424,7 +434,7 @@ func (fp *followedPath) setState(state string, err error, msg string) {
 	}
 	fp.state = state
 	ev := fp.log.Info()
-	if state == "error" {
+	if state == "error" || state == "unreadable" {
 		ev = fp.log.Warn()
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -753,7 +753,7 @@ func (p *Parser) credFrom(root *fastjson.Value, l *pathList, keyID bool) (Creden
 		if k == valAbsent {
 			continue
 		}
-		b = stripBearer(b)
+		b = StripBearer(b)
 		if len(b) == 0 || bytes.EqualFold(b, []byte("REDACTED")) || (len(b) == 1 && b[0] == '-') {
 			continue
 		}
@@ -784,15 +784,6 @@ func (p *Parser) queryCredential() ([]byte, bool) {
 		}
 	}
 	return nil, false
-}
-
-// stripBearer removes a "Bearer " scheme prefix, in any case.
-func stripBearer(b []byte) []byte {
-	const prefix = "bearer "
-	if len(b) >= len(prefix) && bytes.EqualFold(b[:len(prefix)], []byte(prefix)) {
-		return bytes.TrimSpace(b[len(prefix):])
-	}
-	return b
 }
 
 // credential returns the Credential of raw, hashing it only the first time

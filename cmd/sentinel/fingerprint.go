@@ -22,8 +22,9 @@ func fingerprintCmd(_ context.Context, args []string, stdin io.Reader, stdout, s
 	if err != nil && err != io.EOF {
 		return fmt.Errorf("reading the token from standard input: %w", err)
 	}
-	raw := strings.TrimRight(line, "\r\n")
-	raw = strings.TrimPrefix(raw, "Bearer ")
+	// Only the line ending is dropped here; the rest is what the parser
+	// does to a credential field, so the fingerprint matches the alerts'.
+	raw := string(ingest.StripBearer([]byte(strings.TrimRight(line, "\r\n"))))
 	if raw == "" {
 		return usageErr("no token on standard input (try: sentinel fingerprint < tokenfile)")
 	}

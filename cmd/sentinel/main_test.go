@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sentinel-project/sentinel/pkg/ingest"
 )
 
 // binary is the sentinel binary built once for these tests, so that they
@@ -103,6 +105,46 @@ func TestFingerprintReadsStdin(t *testing.T) {
 	if strings.Contains(out, "tok_test_9f2c41aa0b7e") {
 		t.Fatal("fingerprint echoed the token")
 	}
+}
+
+// TestFingerprintMatchesParser checks that the fingerprint command
+// normalises a token as the parser does, so the fingerprint it prints is
+// the one alerts carry for the same Authorization value.
+func TestFingerprintMatchesParser(t *testing.T) {
+	p, err := ingest.NewParser(mustPreset(t, "canonical"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ stdin, token, want string }{
+		// The parser drops "bearer " in any case and trims what follows.
+		{"bearer  tok_x  \n", "bearer  tok_x  ", fingerprintOf("tok_x")},
+		{"BEARER tok_x\r\n", "BEARER tok_x", fingerprintOf("tok_x")},
+		{"Bearer tok_x", "Bearer tok_x", fingerprintOf("tok_x")},
+		// Without the scheme the credential is taken exactly as logged.
+		{"tok_x \n", "tok_x ", fingerprintOf("tok_x ")},
+	}
+	for _, tc := range cases {
+		line := fmt.Sprintf(`{"ts":"2026-03-01T00:00:00Z","token":%q,"ip":"127.0.0.1","method":"GET","path":"/m","status":200}`, tc.token)
+		var rec ingest.Record
+		if err := p.Parse([]byte(line), &rec); err != nil {
+			t.Fatalf("parsing %s: %v", line, err)
+		}
+		out, _, code := sentinel(t, tc.stdin, "fingerprint")
+		got, _, _ := strings.Cut(strings.TrimSpace(out), " ")
+		if code != 0 || got != rec.Cred.FP || got != tc.want {
+			t.Errorf("stdin %q: command printed %q (exit %d), parser gives %s, want %s",
+				tc.stdin, out, code, rec.Cred.FP, tc.want)
+		}
+	}
+}
+
+func mustPreset(t *testing.T, name string) ingest.Mapping {
+	t.Helper()
+	m, err := ingest.Preset(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func TestCheckNamesTheWrongField(t *testing.T) {

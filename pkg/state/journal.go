@@ -1,12 +1,13 @@
 package state
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
+
+	"github.com/sentinel-project/sentinel/pkg/alert"
 )
 
 // Journal remembers the ids of the alerts already raised. After a crash,
@@ -43,28 +44,66 @@ func OpenJournal(path string, limit int) (*Journal, error) {
 	return j, nil
 }
 
+// load reads the ids already recorded. A crash can leave the last line
+// torn ("bbbbbbb" with no newline), and a power loss can leave a run of
+// zero bytes in place of the last lines: the file is first cut back to
+// just after its last newline, so that the next id starts a line of its
+// own and is not glued onto the torn one, and any line that is not an id
+// is then skipped. Neither loses an alert: a line not fully written
+// belongs to an alert never handed to a sink, which is raised again.
 func (j *Journal) load() error {
-	f, err := os.Open(j.path)
+	data, err := os.ReadFile(j.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("reading alert journal: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// A line torn by a crash is shorter than an id; skipping it is
-		// safe because its alert was never handed to a sink.
-		id := strings.TrimSpace(sc.Text())
-		if id != "" {
-			j.remember(id)
+	whole := bytes.LastIndexByte(data, '\n') + 1
+	if whole < len(data) {
+		if err := truncateFile(j.path, int64(whole)); err != nil {
+			return fmt.Errorf("cutting the torn last line off the alert journal: %w", err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading alert journal: %w", err)
+	for line := range bytes.SplitSeq(data[:whole], []byte("\n")) {
+		if validID(line) {
+			j.remember(string(line))
+		}
 	}
 	return nil
+}
+
+// truncateFile cuts the file at path to size and syncs it, so that a
+// crash straight after does not bring the torn line back.
+func truncateFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// validID reports whether b is an alert id: alert.IDLen lowercase hex
+// digits.
+func validID[T string | []byte](b T) bool {
+	if len(b) != alert.IDLen {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (j *Journal) remember(id string) {
@@ -81,9 +120,15 @@ func (j *Journal) Seen(id string) bool {
 	return ok
 }
 
-// Record appends id. It returns false, writing nothing, when id was
-// already recorded.
+// Record appends id, which must be an alert id (16 lowercase hex
+// digits). It returns false, writing nothing, when id was already
+// recorded.
 func (j *Journal) Record(id string) (bool, error) {
+	if !validID(id) {
+		// Checked so that every line of the file is one id that load
+		// will accept: anything else would be forgotten on reopening.
+		return false, fmt.Errorf("recording alert id %q: not %d lowercase hex digits", id, alert.IDLen)
+	}
 	if j.Seen(id) {
 		return false, nil
 	}

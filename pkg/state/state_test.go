@@ -2,7 +2,6 @@ package state
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -84,10 +83,10 @@ func TestJournalSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fresh, _ := j.Record("a1"); !fresh {
+	if fresh, _ := j.Record(testID(1)); !fresh {
 		t.Fatal("first record of a1 reported as seen")
 	}
-	if fresh, _ := j.Record("a1"); fresh {
+	if fresh, _ := j.Record(testID(1)); fresh {
 		t.Fatal("second record of a1 reported as fresh")
 	}
 	j.Close()
@@ -97,7 +96,7 @@ func TestJournalSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if !j.Seen("a1") || j.Seen("a2") {
+	if !j.Seen(testID(1)) || j.Seen(testID(2)) {
 		t.Fatal("reopened journal forgot a1 or invented a2")
 	}
 }
@@ -109,19 +108,19 @@ func TestJournalCompactsToLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 11 {
-		if _, err := j.Record(fmt.Sprintf("id%d", i)); err != nil {
+		if _, err := j.Record(testID(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	j.Close()
 	data, _ := os.ReadFile(path)
 	lines := strings.Fields(string(data))
-	if len(lines) != 5 || lines[0] != "id6" || lines[4] != "id10" {
+	if len(lines) != 5 || lines[0] != testID(6) || lines[4] != testID(10) {
 		t.Fatalf("compacted journal holds %v, want id6..id10", lines)
 	}
 	j, _ = OpenJournal(path, 5)
 	defer j.Close()
-	if j.Seen("id5") || !j.Seen("id10") {
+	if j.Seen(testID(5)) || !j.Seen(testID(10)) {
 		t.Fatal("reopened compacted journal kept the wrong ids")
 	}
 }

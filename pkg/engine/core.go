@@ -38,10 +38,17 @@ type core struct {
 	maxEvent time.Time // latest event time applied
 	closeAt  time.Time // event time at which the next window closes
 	stats    *Stats
-	// wallClock, set for live runs, dates rejected lines while no line
-	// has given an event time: a source whose every line is rejected
-	// (the wrong format) must still be reported.
+	// wallClock is set for live runs only. It dates rejected lines while
+	// no line has given an event time (a source whose every line is
+	// rejected must still be reported), refuses lines from the future,
+	// and tells which sources are still delivering.
 	wallClock func() time.Time
+	batchNow  time.Time // wallClock at the current batch
+	clock     sourceClock
+	// jump holds records that jumped far ahead of the others, in replay,
+	// until enough follow to confirm the jump.
+	jump        []heldRecord
+	jumpNormals int
 }
 
 func newCore(opts Options, emit func(*alert.Alert)) *core {
@@ -60,22 +67,50 @@ func newCore(opts Options, emit func(*alert.Alert)) *core {
 
 // applyParsed applies one parsed batch and accounts for it.
 func (c *core) applyParsed(p *parsed) {
+	src := c.account(p)
+	for i := range p.recs {
+		c.applyRecord(&p.recs[i], p.batch.Source, src)
+	}
+	c.checkRejects(p)
+}
+
+// account counts a batch's lines, rejects and gap.
+func (c *core) account(p *parsed) *SourceStats {
 	src := c.stats.source(p.batch.Source)
 	src.Lines += int64(len(p.batch.Lines))
 	src.Rejected.add(p.rejects)
 	src.GapBytes += p.batch.Gap
-	for i := range p.recs {
-		if p.recs[i].Cred.FP != "" {
-			src.WithCred++
-		}
-		if !c.add(&p.recs[i]) {
-			src.Late++
-		}
+	if c.wallClock != nil {
+		c.batchNow = c.wallClock()
+		c.clock.delivered(p.batch.Source, c.batchNow)
 	}
+	return src
+}
+
+// applyRecord applies one record of source, unless its time is not to be
+// trusted.
+func (c *core) applyRecord(r *ingest.Record, source string, src *SourceStats) {
+	if r.Cred.FP != "" {
+		src.WithCred++
+	}
+	if c.wallClock != nil && r.Time.Sub(c.batchNow) > maxAhead {
+		src.Rejected["future"]++
+		return
+	}
+	if c.wallClock == nil && c.holdJump(r, source, src) {
+		return
+	}
+	if !c.add(r, source) {
+		src.Late++
+	}
+}
+
+// checkRejects feeds the batch's rejected lines to their watch.
+func (c *core) checkRejects(p *parsed) {
 	n := int64(len(p.batch.Lines))
 	at := c.maxEvent
 	if at.IsZero() && c.wallClock != nil {
-		at = c.wallClock()
+		at = c.batchNow
 	}
 	if f := c.rejects.Add(p.batch.Source, at, n, p.rejects.Total()); f != nil {
 		c.stats.Alerts++
@@ -106,12 +141,15 @@ func (c *core) rejectAlert(f *detect.RejectFinding) *alert.Alert {
 
 // add applies one record; it returns false when the record was too late
 // for its window.
-func (c *core) add(r *ingest.Record) bool {
+func (c *core) add(r *ingest.Record, source string) bool {
 	if r.Time.After(c.maxEvent) {
 		c.maxEvent = r.Time
-		if !r.Time.Before(c.closeAt) {
-			c.advance(r.Time.Add(-c.opts.Features.Lateness))
-		}
+	}
+	c.clock.advanced(source, r.Time)
+	// The watermark only moves when this record's time passes closeAt:
+	// it is the earliest latest-time over the sources, never later than r.
+	if !r.Time.Before(c.closeAt) {
+		c.advanceTo(c.low())
 	}
 	tok, ip, late := c.agg.Add(r)
 	if late {
@@ -126,6 +164,15 @@ func (c *core) add(r *ingest.Record) bool {
 	return true
 }
 
+// advanceTo closes the windows that event time low, less the lateness,
+// has passed.
+func (c *core) advanceTo(low time.Time) {
+	if low.Before(c.closeAt) {
+		return
+	}
+	c.advance(low.Add(-c.opts.Features.Lateness))
+}
+
 // advance closes every window that ends at or before watermark.
 func (c *core) advance(watermark time.Time) {
 	c.agg.Advance(watermark, func(w *features.Window) {
@@ -137,6 +184,7 @@ func (c *core) advance(watermark time.Time) {
 
 // flush closes every open window, as at the end of a replay.
 func (c *core) flush() {
+	c.releaseJump()
 	if c.maxEvent.IsZero() {
 		return
 	}

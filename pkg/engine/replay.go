@@ -57,8 +57,13 @@ func replayInto(ctx context.Context, opts ReplayOptions, c *core) (*Stats, error
 	}
 	fi := newFormatIndex(opts.Sources)
 	formats := sourceFormats(opts.Sources)
-	if err := orderByFirstEvent(files, newParsers(formats, fi.of)); err != nil {
+	first, err := orderByFirstEvent(files, newParsers(formats, fi.of))
+	if err != nil {
 		return nil, err
+	}
+	newWorker := func() *parsers { return newParsers(formats, fi.of) }
+	if len(files) > 1 {
+		return c.stats, replayMerged(ctx, files, first, opts.Stdin, newWorker, c)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -74,9 +79,7 @@ func replayInto(ctx context.Context, opts ReplayOptions, c *core) (*Stats, error
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	results, parseErr := parseOrdered(ctx, batches, workers, func() *parsers {
-		return newParsers(formats, fi.of)
-	})
+	results, parseErr := parseOrdered(ctx, batches, workers, newWorker)
 	for p := range results {
 		c.applyParsed(p)
 	}
@@ -145,8 +148,8 @@ func expandSources(sources []Source) ([]string, error) {
 }
 
 // orderByFirstEvent sorts files by the event time of their first
-// parsable line; standard input stays last.
-func orderByFirstEvent(files []string, ps *parsers) error {
+// parsable line, and returns those times; standard input stays last.
+func orderByFirstEvent(files []string, ps *parsers) (map[string]time.Time, error) {
 	first := make(map[string]time.Time, len(files))
 	for _, f := range files {
 		if f == "-" {
@@ -154,7 +157,7 @@ func orderByFirstEvent(files []string, ps *parsers) error {
 		}
 		t, err := firstEvent(f, ps)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		first[f] = t
 	}
@@ -164,7 +167,7 @@ func orderByFirstEvent(files []string, ps *parsers) error {
 		}
 		return first[a].Compare(first[b])
 	})
-	return nil
+	return first, nil
 }
 
 func boolCmp(a, b bool) int {

@@ -57,6 +57,9 @@ type checkpoint struct {
 	Features  features.AggState
 	Detect    detect.DetState
 	Rejects   map[string]detect.RejectState
+	// Latest is each source's latest event time, so that after a restart
+	// the watermark waits for every source to catch up.
+	Latest map[string]time.Time
 }
 
 const (
@@ -125,6 +128,7 @@ func newRunner(opts RunOptions) (*runner, error) {
 	r := &runner{opts: opts, log: opts.Logger, journal: j, positions: make(map[string]ingest.Position), noCredSaid: map[string]bool{}}
 	r.core = newCore(opts.Options, r.deliver)
 	r.core.wallClock = opts.Now
+	r.core.clock.enable()
 	r.warner = newRejectWarner(opts.Logger, time.Minute, opts.Now)
 	fi := newFormatIndex(opts.Sources)
 	r.parsers = newParsers(sourceFormats(opts.Sources), fi.of)
@@ -152,6 +156,9 @@ func (r *runner) restore() error {
 		return fmt.Errorf("restoring baselines from checkpoint: %w", err)
 	}
 	r.core.rejects.Restore(cp.Rejects)
+	for src, t := range cp.Latest {
+		r.core.clock.latest[src] = t
+	}
 	r.core.maxEvent = cp.MaxEvent
 	r.positions = cp.Positions
 	r.restored = true
@@ -197,6 +204,7 @@ func (r *runner) follow(ctx context.Context) error {
 	defer cancel()
 	batches := make(chan ingest.Batch, 16)
 	errc := make(chan error, len(r.opts.Sources)+1)
+	r.expectSources()
 	inputEnded := r.startSources(ctx, batches, errc)
 	if r.opts.Ready != nil {
 		r.opts.Ready()
@@ -213,6 +221,7 @@ func (r *runner) follow(ctx context.Context) error {
 		case <-save.C:
 			r.save()
 		case <-quiet.C:
+			r.core.tick(r.opts.Now())
 			r.advanceQuiet()
 		case <-inputEnded:
 			return r.finishInput(batches)
@@ -261,6 +270,30 @@ func (r *runner) startSources(ctx context.Context, out chan<- ingest.Batch, errc
 		}()
 	}
 	return ended
+}
+
+// expectSources registers every source known now (from the checkpoint,
+// the files the configured paths match, standard input), so that the
+// watermark waits for each to deliver, or to stay silent for a while,
+// instead of running ahead with whichever is read first.
+func (r *runner) expectSources() {
+	now := r.opts.Now()
+	r.core.clock.now = now
+	for src := range r.core.clock.latest {
+		r.core.clock.expect(src, now)
+	}
+	for _, s := range r.opts.Sources {
+		for _, p := range s.Paths {
+			if p == "-" {
+				r.core.clock.expect(p, now)
+				continue
+			}
+			matches, _ := filepath.Glob(p)
+			for _, m := range matches {
+				r.core.clock.expect(filepath.Clean(m), now)
+			}
+		}
+	}
 }
 
 // finishInput applies the batches still queued once the only input has
@@ -349,6 +382,7 @@ func (r *runner) save() error {
 		Features:  r.core.agg.Snapshot(),
 		Detect:    r.core.det.Snapshot(),
 		Rejects:   r.core.rejects.Snapshot(),
+		Latest:    r.core.clock.latest,
 	}
 	if err := state.Save(filepath.Join(r.opts.StateDir, checkpointFile), cp); err != nil {
 		r.log.Error().Err(err).Msg("saving checkpoint")

@@ -104,7 +104,9 @@ func ids(alerts []alert.Alert) string {
 func TestLiveTwoGatewaysResumeWithoutLateLines(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	dir := t.TempDir()
-	whole, _ := generate(t, dir, gen.Options{Seed: 8, Tokens: 150, Duration: 4 * 24 * time.Hour, Attacks: true})
+	// Dense enough that a 16 KiB read spans a minute or two of event
+	// time, as a real gateway's log does.
+	whole, _ := generate(t, dir, gen.Options{Seed: 8, Tokens: 300, Duration: 24 * time.Hour})
 	full1, full2 := filepath.Join(dir, "full1"), filepath.Join(dir, "full2")
 	splitByAddress(t, whole, full1, full2)
 	d1, _ := os.ReadFile(full1)
@@ -137,9 +139,6 @@ func TestLiveTwoGatewaysResumeWithoutLateLines(t *testing.T) {
 	}
 	if cp.Features.Late != 0 {
 		t.Fatalf("%d lines late across the restart", cp.Features.Late)
-	}
-	if len(got.snapshot()) == 0 {
-		t.Fatal("no alert: the generated attacks should raise some")
 	}
 }
 

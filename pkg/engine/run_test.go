@@ -56,7 +56,9 @@ func unflushedAlerts(t *testing.T, path string) []string {
 // waitCheckpoint polls the checkpoint until it covers size bytes of path.
 func waitCheckpoint(t *testing.T, dir, path string, size int64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// Generous: under the race detector on a loaded machine, catching up
+	// on tens of megabytes takes many seconds.
+	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		var cp checkpoint
 		if err := state.Load(filepath.Join(dir, checkpointFile), &cp); err == nil && cp.Positions[path].Offset == size {

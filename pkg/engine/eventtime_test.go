@@ -184,3 +184,57 @@ func TestLiveRefusesLinesFromTheFuture(t *testing.T) {
 		t.Fatal("the burst after the 2099 line raised no alert")
 	}
 }
+
+// TestReplayMergeIgnoresAFarFutureLine puts a line dated 2099 into one of
+// two gateways' logs: it must not hold that whole file back in the merge.
+func TestReplayMergeIgnoresAFarFutureLine(t *testing.T) {
+	dir := t.TempDir()
+	whole, _ := generate(t, dir, gen.Options{Seed: 4, Tokens: 150, Duration: 4 * 24 * time.Hour, Attacks: true})
+	gw1, gw2 := filepath.Join(dir, "gw1.log"), filepath.Join(dir, "gw2.log")
+	splitByAddress(t, whole, gw1, gw2)
+	want, _ := replayAlerts(t, ReplayOptions{Options: testOptions(), Sources: []Source{canonicalSource(gw1, gw2)}})
+
+	data, _ := os.ReadFile(gw2)
+	cut := bytes.IndexByte(data[len(data)/3:], '\n') + len(data)/3 + 1
+	future := `{"ts":"2099-01-01T00:00:00Z","token":"tok_x","ip":"192.0.2.1","method":"GET","path":"/","status":200,"bytes":1,"messages":0,"ua":"u"}` + "\n"
+	os.WriteFile(gw2, slices.Concat(data[:cut], []byte(future), data[cut:]), 0o644)
+	got, stats := replayAlerts(t, ReplayOptions{Options: testOptions(), Sources: []Source{canonicalSource(gw1, gw2)}})
+	if _, _, late := stats.Lines(); late != 0 {
+		t.Fatalf("%d lines late: the 2099 line held its file back", late)
+	}
+	if stats.Sources[gw2].Rejected["time_outlier"] != 1 {
+		t.Fatalf("gw2 rejects %v, want one time_outlier", stats.Sources[gw2].Rejected)
+	}
+	if ids(got) != ids(want) {
+		t.Fatalf("the 2099 line changed the alerts: %d, without it %d", len(got), len(want))
+	}
+}
+
+// TestReplayMergeKeepsARealGap merges a gateway that logged all night
+// with one that was down for five hours: the second's lines after its gap
+// are not outliers, and none is late.
+func TestReplayMergeKeepsARealGap(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	write := func(name string, from, to time.Duration) string {
+		var buf strings.Builder
+		for at := from; at < to; at += 20 * time.Second {
+			fmt.Fprintf(&buf, `{"ts":%q,"token":"tok_%s","ip":"192.0.2.1","method":"GET","path":"/","status":200,"bytes":1,"messages":0,"ua":"u"}`+"\n",
+				start.Add(at).Format(time.RFC3339), name)
+		}
+		path := filepath.Join(dir, name+".log")
+		os.WriteFile(path, []byte(buf.String()), 0o644)
+		return path
+	}
+	gw1 := write("gw1", 0, 10*time.Hour)
+	down := write("gw2a", 0, 2*time.Hour)
+	back := write("gw2b", 7*time.Hour, 10*time.Hour)
+	gw2 := filepath.Join(dir, "gw2.log")
+	a, _ := os.ReadFile(down)
+	b, _ := os.ReadFile(back)
+	os.WriteFile(gw2, slices.Concat(a, b), 0o644)
+	_, stats := replayAlerts(t, ReplayOptions{Options: testOptions(), Sources: []Source{canonicalSource(gw1, gw2)}})
+	if _, rejected, late := stats.Lines(); rejected != 0 || late != 0 {
+		t.Fatalf("a five-hour outage of one gateway cost %d rejected and %d late lines", rejected, late)
+	}
+}

@@ -53,6 +53,7 @@ type stream struct {
 	cur  *parsed
 	i    int
 	src  *SourceStats
+	prev time.Time // time of the last record taken from this file
 }
 
 func (s *stream) time() time.Time { return s.cur.recs[s.i].Time }
@@ -108,21 +109,47 @@ func (s *stream) report(err error) {
 // fill makes s point at a record, taking batches as needed and accounting
 // for each; it reports false when the file is done.
 func (m *merger) fill(s *stream) bool {
-	for s.cur == nil || s.i >= len(s.cur.recs) {
-		p, ok := <-s.out
-		if !ok {
-			return false
+	for {
+		for s.cur == nil || s.i >= len(s.cur.recs) {
+			p, ok := <-s.out
+			if !ok {
+				return false
+			}
+			s.src = m.core.account(p)
+			m.core.checkRejects(p)
+			s.cur, s.i = p, 0
 		}
-		s.src = m.core.account(p)
-		m.core.checkRejects(p)
-		s.cur, s.i = p, 0
+		if !s.outlier() {
+			return true
+		}
+		s.src.Rejected["time_outlier"]++
+		s.i++
 	}
-	return true
+}
+
+// outlier reports whether the current record jumps far ahead of the
+// file's previous one while most of the records after it fall back: one
+// line dated 2099 must not order its whole file after every other file
+// of the merge. The records looked at are those left in the batch.
+func (s *stream) outlier() bool {
+	t := s.cur.recs[s.i].Time
+	if s.prev.IsZero() || t.Sub(s.prev) <= maxJump {
+		return false
+	}
+	next := s.cur.recs[s.i+1 : min(s.i+1+jumpConfirm, len(s.cur.recs))]
+	back := 0
+	for _, r := range next {
+		if r.Time.Sub(s.prev) <= maxJump {
+			back++
+		}
+	}
+	return back > 0 && 2*back >= len(next)
 }
 
 // applyNext applies the earliest record over the streams.
 func (m *merger) applyNext() {
 	s := m.h[0]
+	s.prev = s.cur.recs[s.i].Time
 	m.core.applyRecord(&s.cur.recs[s.i], s.cur.batch.Source, s.src)
 	s.i++
 	if m.fill(s) {

@@ -39,7 +39,8 @@ func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		StateDir:           c.StateDir,
 		CheckpointInterval: c.CheckpointInterval,
 		Warm:               warm,
-		Deliver:            disp.Send,
+		Deliver:            disp.SendTracked,
+		WaitRecorded:       disp.WaitRecorded,
 		Ready:              func() { log.Info().Msg("ready: following sources") },
 	}
 	runErr := engine.Run(ctx, opts)

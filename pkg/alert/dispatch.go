@@ -119,13 +119,30 @@ type Dispatcher struct {
 	closed bool
 
 	stale atomic.Bool // the last alert offered was stale, for logging
+
+	// unrecorded counts tracked alerts not yet finished with by every
+	// recording sink (see SendTracked).
+	unrecorded atomic.Int64
+}
+
+// envelope is an alert in a sink's queue, with what to call once that
+// sink has finished with it (delivered, given up or dropped).
+type envelope struct {
+	a    *Alert
+	done func()
+}
+
+func (e envelope) finish() {
+	if e.done != nil {
+		e.done()
+	}
 }
 
 type worker struct {
 	name string
 	sink Sink
 	push bool
-	q    chan *Alert
+	q    chan envelope
 	log  zerolog.Logger
 
 	sent, failed, dropped, stale atomic.Uint64
@@ -155,7 +172,7 @@ func NewDispatcher(sinks []SinkSpec, opts DispatchOptions) *Dispatcher {
 		}
 		w := &worker{
 			name: name, sink: s.Sink, push: s.Push,
-			q:   make(chan *Alert, opts.QueueLen),
+			q:   make(chan envelope, opts.QueueLen),
 			log: opts.Logger.With().Str("sink", name).Logger(),
 		}
 		d.workers = append(d.workers, w)
@@ -169,6 +186,16 @@ func NewDispatcher(sinks []SinkSpec, opts DispatchOptions) *Dispatcher {
 // skips it when it is older than the horizon; a sink whose queue is full
 // drops it. Both are counted in Stats. Send after Close does nothing.
 func (d *Dispatcher) Send(a *Alert) {
+	d.SendTracked(a, nil)
+}
+
+// SendTracked is Send, and calls recorded once every sink that records
+// (stdout, file: those not Push) has finished with the alert, whether it
+// wrote it, gave up or dropped it; at once when there is none. Whoever
+// must not raise an alert twice after a crash marks it raised only then:
+// an alert still queued when the process dies is raised and written again
+// on restart rather than lost.
+func (d *Dispatcher) SendTracked(a *Alert, recorded func()) {
 	c := *a
 	stale := d.isStale(&c)
 	d.mu.RLock()
@@ -176,13 +203,54 @@ func (d *Dispatcher) Send(a *Alert) {
 	if d.closed {
 		return
 	}
+	done := d.tracker(recorded)
 	for _, w := range d.workers {
 		if stale && w.push {
 			w.stale.Add(1)
 			continue
 		}
-		w.enqueue(&c)
+		e := envelope{a: &c}
+		if !w.push {
+			e.done = done
+		}
+		w.enqueue(e)
 	}
+	done() // the tracker's own share, so recorded runs once all are done
+}
+
+// tracker returns the function each recording sink calls when it has
+// finished with an alert; the last call runs recorded.
+func (d *Dispatcher) tracker(recorded func()) func() {
+	remaining := &atomic.Int64{}
+	remaining.Store(1) // SendTracked's own share
+	for _, w := range d.workers {
+		if !w.push {
+			remaining.Add(1)
+		}
+	}
+	d.unrecorded.Add(1)
+	return func() {
+		if remaining.Add(-1) != 0 {
+			return
+		}
+		if recorded != nil {
+			recorded()
+		}
+		d.unrecorded.Add(-1)
+	}
+}
+
+// WaitRecorded waits until every alert sent so far has been finished with
+// by the recording sinks, or ctx is done.
+func (d *Dispatcher) WaitRecorded(ctx context.Context) error {
+	for d.unrecorded.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for alerts to be recorded: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond): // local writes take microseconds
+		}
+	}
+	return nil
 }
 
 func (d *Dispatcher) isStale(a *Alert) bool {
@@ -202,9 +270,9 @@ func (d *Dispatcher) isStale(a *Alert) bool {
 	return stale
 }
 
-func (w *worker) enqueue(a *Alert) {
+func (w *worker) enqueue(e envelope) {
 	select {
-	case w.q <- a:
+	case w.q <- e:
 		if w.full.Swap(false) {
 			w.log.Info().Uint64("dropped", w.fullDropped.Swap(0)).
 				Msg("alert queue has room again")
@@ -212,6 +280,7 @@ func (w *worker) enqueue(a *Alert) {
 	default:
 		w.dropped.Add(1)
 		w.fullDropped.Add(1)
+		e.finish()
 		if !w.full.Swap(true) {
 			w.log.Warn().Int("queue_len", cap(w.q)).
 				Msg("alert queue full, dropping alerts for this sink")
@@ -223,12 +292,14 @@ func (w *worker) enqueue(a *Alert) {
 // remaining alerts are counted as dropped without being tried.
 func (d *Dispatcher) run(w *worker) {
 	defer d.wg.Done()
-	for a := range w.q {
+	for e := range w.q {
 		if d.ctx.Err() != nil {
 			w.dropped.Add(1)
+			e.finish()
 			continue
 		}
-		d.deliver(w, a)
+		d.deliver(w, e.a)
+		e.finish()
 	}
 }
 

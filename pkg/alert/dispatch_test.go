@@ -551,3 +551,43 @@ func TestDispatchRemindsWhileFailing(t *testing.T) {
 			f, r, logs.String())
 	}
 }
+
+// TestSendTrackedReportsWhenRecorded checks that recorded runs only after
+// the recording sink has the alert, whatever a stuck Push sink does, and
+// that WaitRecorded waits for it.
+func TestSendTrackedReportsWhenRecorded(t *testing.T) {
+	local := newBlockingSink()
+	stuck := newBlockingSink()
+	d := NewDispatcher([]SinkSpec{{Sink: local}, {Sink: stuck, Push: true}}, fastOpts())
+	recorded := make(chan struct{})
+	d.SendTracked(&Alert{ID: "a1", At: time.Now()}, func() { close(recorded) })
+	<-local.started
+	select {
+	case <-recorded:
+		t.Fatal("recorded before the recording sink finished")
+	default:
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	if err := d.WaitRecorded(short); err == nil {
+		t.Fatal("WaitRecorded returned while the recording sink still held the alert")
+	}
+	cancel()
+	local.release <- struct{}{}
+	<-recorded // the Push sink is still stuck: it does not hold this up
+	if err := d.WaitRecorded(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(stuck.release)
+	closeWithin(t, d, 5*time.Second)
+}
+
+func TestSendTrackedWithoutRecordingSinks(t *testing.T) {
+	push := &memSink{name: "hook"}
+	d := NewDispatcher([]SinkSpec{{Sink: push, Push: true}}, fastOpts())
+	called := false
+	d.SendTracked(&Alert{ID: "a2", At: time.Now()}, func() { called = true })
+	if !called {
+		t.Fatal("with no recording sink, recorded must run at once")
+	}
+	closeWithin(t, d, 5*time.Second)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,9 +28,17 @@ type RunOptions struct {
 	// Warm lists historical files read, in the first source's format,
 	// before following the live ones, when there is no checkpoint yet.
 	Warm []string
-	// Deliver receives each new alert. It is called from the engine's
-	// goroutine and must not block (alert.Dispatcher.Send does not).
-	Deliver func(*alert.Alert)
+	// Deliver receives each new alert, and calls recorded once the alert
+	// is safely written where it is recorded (stdout, files), from any
+	// goroutine (alert.Dispatcher.SendTracked does). Only then is it
+	// marked raised in the journal: an alert lost to a crash before that
+	// is raised again on restart rather than never written. Deliver is
+	// called from the engine's goroutine and must not block.
+	Deliver func(a *alert.Alert, recorded func())
+	// WaitRecorded, when set, waits until every alert delivered so far is
+	// recorded; a checkpoint waits for it, so that it never covers lines
+	// whose alerts could still be lost.
+	WaitRecorded func(ctx context.Context) error
 	// Ready is called once state is restored and sources are open.
 	Ready func()
 	// Now is the wall clock; time.Now when nil.
@@ -109,6 +118,11 @@ type runner struct {
 	duplicates  int64
 	warner      *rejectWarner
 	noCredSaid  map[string]bool
+
+	// inflight holds the ids delivered but not yet recorded, so that a
+	// repeat within this run is suppressed too.
+	mu       sync.Mutex
+	inflight map[string]bool
 }
 
 func newRunner(opts RunOptions) (*runner, error) {
@@ -125,7 +139,8 @@ func newRunner(opts RunOptions) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{opts: opts, log: opts.Logger, journal: j, positions: make(map[string]ingest.Position), noCredSaid: map[string]bool{}}
+	r := &runner{opts: opts, log: opts.Logger, journal: j, positions: make(map[string]ingest.Position),
+		noCredSaid: map[string]bool{}, inflight: map[string]bool{}}
 	r.core = newCore(opts.Options, r.deliver)
 	r.core.wallClock = opts.Now
 	r.core.clock.enable()
@@ -167,18 +182,32 @@ func (r *runner) restore() error {
 	return nil
 }
 
-// deliver passes on an alert not raised before, recording it first.
+// deliver passes on an alert not raised before; it is marked raised once
+// recorded.
 func (r *runner) deliver(a *alert.Alert) {
-	fresh, err := r.journal.Record(a.ID)
-	if err != nil {
-		// Deliver anyway: a repeat is better than a lost alert.
-		r.log.Error().Err(err).Msg("recording alert in journal")
+	id := a.ID
+	r.mu.Lock()
+	repeat := r.inflight[id] || r.journal.Seen(id)
+	if !repeat {
+		r.inflight[id] = true
 	}
-	if !fresh && err == nil {
+	r.mu.Unlock()
+	if repeat {
 		r.duplicates++
 		return
 	}
-	r.opts.Deliver(a)
+	r.opts.Deliver(a, func() { r.recorded(id) })
+}
+
+// recorded marks an alert raised; it runs on a sink's goroutine.
+func (r *runner) recorded(id string) {
+	if _, err := r.journal.Record(id); err != nil {
+		// The alert is written; a repeat after a crash is the worst case.
+		r.log.Error().Err(err).Msg("recording alert in journal")
+	}
+	r.mu.Lock()
+	delete(r.inflight, id)
+	r.mu.Unlock()
 }
 
 // warm replays historical files before the first live run.
@@ -375,6 +404,16 @@ func (r *runner) advanceQuiet() {
 const liveWithin = 10 * time.Minute
 
 func (r *runner) save() error {
+	if r.opts.WaitRecorded != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := r.opts.WaitRecorded(ctx)
+		cancel()
+		if err != nil {
+			// Saving anyway: a sink stuck this long would otherwise stop
+			// checkpoints altogether.
+			r.log.Warn().Err(err).Msg("checkpoint saved with alerts not yet recorded")
+		}
+	}
 	cp := checkpoint{
 		Saved:     r.opts.Now().UTC(),
 		MaxEvent:  r.core.maxEvent,

@@ -27,10 +27,11 @@ type collector struct {
 	ids []string
 }
 
-func (c *collector) deliver(a *alert.Alert) {
+func (c *collector) deliver(a *alert.Alert, recorded func()) {
 	c.mu.Lock()
 	c.ids = append(c.ids, a.ID)
 	c.mu.Unlock()
+	recorded()
 }
 
 func (c *collector) snapshot() []string {
@@ -242,7 +243,7 @@ func quietRunOptions(dir, log string, clk *clock) RunOptions {
 	return RunOptions{
 		Options: testOptions(), Sources: []Source{canonicalSource(log)},
 		StateDir: filepath.Join(dir, "state"), CheckpointInterval: 20 * time.Millisecond,
-		Deliver: func(*alert.Alert) {}, QuietAfter: 50 * time.Millisecond,
+		Deliver: func(_ *alert.Alert, recorded func()) { recorded() }, QuietAfter: 50 * time.Millisecond,
 		Now: clk.now,
 	}
 }
@@ -275,8 +276,8 @@ func TestWrongFormatIsReported(t *testing.T) {
 	opts := RunOptions{
 		Options: testOptions(), Sources: []Source{canonicalSource(log)},
 		StateDir: filepath.Join(dir, "state"), CheckpointInterval: 20 * time.Millisecond,
-		Deliver: func(a *alert.Alert) {
-			got.deliver(a)
+		Deliver: func(a *alert.Alert, recorded func()) {
+			got.deliver(a, recorded)
 			mu.Lock()
 			if a.Entity == alert.EntitySource {
 				srcAlerts = append(srcAlerts, a.Key)
@@ -362,7 +363,8 @@ func TestWarmLearnsFromHistory(t *testing.T) {
 	opts := RunOptions{
 		Options: testOptions(), Sources: []Source{canonicalSource(live)}, Warm: []string{hist},
 		StateDir: filepath.Join(dir, "state"), CheckpointInterval: 20 * time.Millisecond,
-		Deliver: func(a *alert.Alert) {
+		Deliver: func(a *alert.Alert, recorded func()) {
+			defer recorded()
 			mu.Lock()
 			defer mu.Unlock()
 			if a.Entity == alert.EntityToken {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
 )
@@ -19,7 +20,11 @@ import (
 // The journal keeps at most limit ids: when it grows past twice that, it
 // is rewritten with the newest limit. Ids older than that belong to
 // windows long before any checkpoint and cannot come back.
+//
+// A Journal is safe for concurrent use: ids are recorded from the sinks'
+// goroutines once an alert is written, and looked up from the engine's.
 type Journal struct {
+	mu    sync.Mutex
 	path  string
 	limit int
 	f     *os.File
@@ -116,6 +121,8 @@ func (j *Journal) remember(id string) {
 
 // Seen reports whether id was recorded.
 func (j *Journal) Seen(id string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	_, ok := j.seen[id]
 	return ok
 }
@@ -129,7 +136,9 @@ func (j *Journal) Record(id string) (bool, error) {
 		// will accept: anything else would be forgotten on reopening.
 		return false, fmt.Errorf("recording alert id %q: not %d lowercase hex digits", id, alert.IDLen)
 	}
-	if j.Seen(id) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, ok := j.seen[id]; ok {
 		return false, nil
 	}
 	if _, err := j.f.WriteString(id + "\n"); err != nil {
@@ -172,5 +181,7 @@ func (j *Journal) compact() error {
 
 // Close closes the journal file.
 func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	return j.f.Close()
 }

@@ -59,20 +59,6 @@ func TestEarlyBaselineIsPlainMean(t *testing.T) {
 
 const tokA, ipA = "aaaaaaaaaaaa", "10.0.0.1"
 
-// steady returns a token pulling about 20 messages a minute, one per
-// request, over minutes [from, to).
-func steady(rng *rand.Rand, from, to int, extra func(m int) []burst) [][]burst {
-	var out [][]burst
-	for m := from; m < to; m++ {
-		bs := []burst{{fp: tokA, ip: ipA, msgs: poisson(rng, 20)}}
-		if extra != nil {
-			bs = append(bs, extra(m)...)
-		}
-		out = append(out, bs)
-	}
-	return out
-}
-
 func TestBurstCooldownEscalation(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	p := newPipeline(Options{})

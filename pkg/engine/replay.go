@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,6 +56,9 @@ func replayInto(ctx context.Context, opts ReplayOptions, c *core) (*Stats, error
 	if err != nil {
 		return nil, err
 	}
+	if len(files) == 0 {
+		return nil, errors.New("nothing to replay: no file and no standard input named")
+	}
 	fi := newFormatIndex(opts.Sources)
 	formats := sourceFormats(opts.Sources)
 	first, err := orderByFirstEvent(files, newParsers(formats, fi.of))
@@ -62,8 +66,12 @@ func replayInto(ctx context.Context, opts ReplayOptions, c *core) (*Stats, error
 		return nil, err
 	}
 	newWorker := func() *parsers { return newParsers(formats, fi.of) }
+	stdin := opts.Stdin
+	if stdin == nil {
+		stdin = os.Stdin
+	}
 	if len(files) > 1 {
-		return c.stats, replayMerged(ctx, files, first, opts.Stdin, newWorker, c)
+		return c.stats, replayMerged(ctx, files, first, stdin, newWorker, c)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -72,7 +80,7 @@ func replayInto(ctx context.Context, opts ReplayOptions, c *core) (*Stats, error
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		readErr <- readAll(ctx, files, opts.Stdin, batches)
+		readErr <- readOne(ctx, files[0], stdin, batches)
 	}()
 
 	workers := opts.Workers
@@ -102,27 +110,12 @@ func sourceFormats(sources []Source) []Format {
 	return formats
 }
 
-// readAll sends the batches of every file in order, then standard input.
-func readAll(ctx context.Context, files []string, stdin io.Reader, out chan<- ingest.Batch) error {
-	var plain []string
-	useStdin := false
-	for _, f := range files {
-		if f == "-" {
-			useStdin = true
-			continue
-		}
-		plain = append(plain, f)
+// readOne sends the batches of the replay's only input, a file or "-".
+func readOne(ctx context.Context, path string, stdin io.Reader, out chan<- ingest.Batch) error {
+	if path == "-" {
+		return ingest.ReadStream(ctx, "-", stdin, out)
 	}
-	if err := ingest.ReadFiles(ctx, plain, out); err != nil {
-		return err
-	}
-	if !useStdin {
-		return nil
-	}
-	if stdin == nil {
-		stdin = os.Stdin
-	}
-	return ingest.ReadStream(ctx, "-", stdin, out)
+	return ingest.ReadFiles(ctx, []string{path}, out)
 }
 
 // expandSources resolves globs into a list of files, keeping "-".

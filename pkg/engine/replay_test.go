@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,5 +177,12 @@ func TestReplayAlertsOnARiseInRejectedLines(t *testing.T) {
 	}
 	if len(found) != 1 || found[0].Key != path || found[0].Feature != "rejected_lines" || found[0].Observed < 50 {
 		t.Fatalf("source alerts = %+v, want one on %s for its rejected lines", found, path)
+	}
+}
+
+func TestReplayWithNothingToReadIsAnError(t *testing.T) {
+	_, err := Replay(context.Background(), ReplayOptions{Options: testOptions()}, func(*alert.Alert) {})
+	if err == nil || !strings.Contains(err.Error(), "nothing to replay") {
+		t.Fatalf("got %v, want an error saying there is nothing to replay", err)
 	}
 }

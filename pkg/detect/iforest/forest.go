@@ -122,13 +122,13 @@ func checkRows(X [][]float64) (int, error) {
 func resolve(o Options, dims int) (Options, error) {
 	switch {
 	case o.Trees < 0:
-		return o, fmt.Errorf("Trees is %d, want 0 (default) or more", o.Trees)
+		return o, fmt.Errorf("option Trees is %d, want 0 (default) or more", o.Trees)
 	case o.SampleSize < 0:
-		return o, fmt.Errorf("SampleSize is %d, want 0 (default) or more", o.SampleSize)
+		return o, fmt.Errorf("option SampleSize is %d, want 0 (default) or more", o.SampleSize)
 	case o.Workers < 0:
-		return o, fmt.Errorf("Workers is %d, want 0 (GOMAXPROCS) or more", o.Workers)
+		return o, fmt.Errorf("option Workers is %d, want 0 (GOMAXPROCS) or more", o.Workers)
 	case o.ExtensionLevel != 0 && !o.Extended:
-		return o, errors.New("ExtensionLevel is set but Extended is false")
+		return o, errors.New("option ExtensionLevel is set but Extended is false")
 	case o.ExtensionLevel < 0 || o.ExtensionLevel > dims-1:
 		return o, fmt.Errorf("ExtensionLevel is %d, want 0 (full) to %d for %d features", o.ExtensionLevel, dims-1, dims)
 	}

@@ -127,6 +127,7 @@ func (a *Aggregator) addTok(w *Window, r *ingest.Record, wt float64, ih uint64) 
 	if r.Cred.Hint != "" {
 		w.Hint = r.Cred.Hint
 	}
+	w.clients.add(ClientHash(r.UA), wt)
 	if r.IP.IsValid() {
 		w.addPeer(peer{h: ih, addr: r.IP}, r, wt)
 	}

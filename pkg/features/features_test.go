@@ -37,11 +37,19 @@ type closed struct {
 	First      time.Time
 	Last       time.Time
 	Top        []string
+	Clients    map[uint64]float64
 }
 
 func collect(out *[]closed) func(*Window) {
 	return func(w *Window) {
-		*out = append(*out, closed{w.Kind, w.Key, w.Hint, w.Start, w.End, w.V, w.MaxMessages, w.First, w.Last, w.TopPeers(3)})
+		c := closed{w.Kind, w.Key, w.Hint, w.Start, w.End, w.V, w.MaxMessages, w.First, w.Last, w.TopPeers(3), nil}
+		w.EachClient(func(h uint64, reqs float64) {
+			if c.Clients == nil {
+				c.Clients = map[uint64]float64{}
+			}
+			c.Clients[h] += reqs
+		})
+		*out = append(*out, c)
 	}
 }
 
@@ -250,7 +258,9 @@ func stream() []*ingest.Record {
 			fp = fmt.Sprintf("%012x", 1000+i) // a new token each time
 			addr, status = "198.51.100.7", 401
 		}
-		rs = append(rs, rec(at, fp, addr, status, int64(i%9)))
+		r := rec(at, fp, addr, status, int64(i%9))
+		r.UA = fmt.Sprintf("client/%d", i%6)
+		rs = append(rs, r)
 	}
 	return rs
 }
@@ -413,5 +423,36 @@ func TestHashCollisionChain(t *testing.T) {
 	a.Advance(t0.Add(time.Minute), collect(&out))
 	if len(out) != 3 || a.Open() != 0 || len(a.open) != 0 {
 		t.Errorf("closed %d windows, %d still open, %d map entries; want 3, 0, 0", len(out), a.Open(), len(a.open))
+	}
+}
+
+func TestClientsAndPeerAddrs(t *testing.T) {
+	a := New(Options{})
+	for i, ua := range []string{"a/1.0", "b", "a/1.1", "c", "d", "e", "f", "a/2"} {
+		r := rec(time.Duration(i)*time.Second, "00000000000a", fmt.Sprintf("10.0.0.%d", i%3), 200, 1)
+		r.UA = ua
+		a.Add(r)
+	}
+	var clients map[uint64]float64
+	var addrs map[string]float64
+	a.Advance(t0.Add(time.Hour), func(w *Window) {
+		if w.Kind != Token {
+			return
+		}
+		clients, addrs = map[uint64]float64{}, map[string]float64{}
+		w.EachClient(func(h uint64, reqs float64) { clients[h] += reqs })
+		w.EachPeerAddr(func(ip netip.Addr, reqs float64) { addrs[ip.String()] += reqs })
+	})
+	// Versions do not make a client new. The first four clients are
+	// counted apart, the rest together.
+	want := map[uint64]float64{
+		ClientHash("a/"): 3, ClientHash("b"): 1, ClientHash("c"): 1, ClientHash("d"): 1, 0: 2,
+	}
+	if !reflect.DeepEqual(clients, want) {
+		t.Errorf("clients = %v, want %v", clients, want)
+	}
+	wantAddrs := map[string]float64{"10.0.0.0": 3, "10.0.0.1": 3, "10.0.0.2": 2}
+	if !reflect.DeepEqual(addrs, wantAddrs) {
+		t.Errorf("addresses = %v, want %v", addrs, wantAddrs)
 	}
 }

@@ -30,6 +30,16 @@ type WindowState struct {
 	// Untracked holds the hashes of peers seen but no longer tracked,
 	// sorted, so the distinct count survives the restart.
 	Untracked []uint64
+	// Clients holds a token window's requests per client hash (see
+	// ClientHash), and OtherClients those of clients past the first few.
+	Clients      []ClientState
+	OtherClients float64
+}
+
+// ClientState is one client of a token window in a WindowState.
+type ClientState struct {
+	Hash     uint64
+	Requests float64
 }
 
 // PeerState is a tracked peer of a window: Name is an address for a token
@@ -76,6 +86,10 @@ func (w *Window) state() WindowState {
 		}
 	}
 	slices.Sort(s.Untracked)
+	for i := range w.clients.n {
+		s.Clients = append(s.Clients, ClientState{w.clients.h[i], w.clients.reqs[i]})
+	}
+	s.OtherClients = w.clients.other
 	return s
 }
 
@@ -114,6 +128,13 @@ func (a *Aggregator) restoreWindow(s *WindowState) error {
 	if err := w.restorePeers(s); err != nil {
 		return err
 	}
+	if len(s.Clients) > maxClients {
+		return fmt.Errorf("%d clients, at most %d are kept", len(s.Clients), maxClients)
+	}
+	for _, c := range s.Clients {
+		w.clients.add(c.Hash, c.Requests)
+	}
+	w.clients.other = s.OtherClients
 	switch s.Kind {
 	case Token:
 		a.link(makeKey(hashString(s.Key), start), w)

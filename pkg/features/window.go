@@ -43,6 +43,8 @@ type Window struct {
 	hkey  winKey     // the window's key in Aggregator.open
 	next  *Window    // the next open window with the same hkey
 	peers peerSet
+	// clients counts a token window's requests per user agent.
+	clients clientSet
 }
 
 // TopPeers returns up to n peers, addresses for a token window and token

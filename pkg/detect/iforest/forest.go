@@ -53,6 +53,9 @@ type Forest struct {
 	norm  float64 // c(psi), the average path length the score is relative to
 	rows  int
 	at    time.Time
+	// minRest[i] is the least path length trees i and after can add up
+	// to: the sum of their shortest external nodes. See ScoreAbove.
+	minRest []float64
 }
 
 // New returns an unfitted Forest with the given options.
@@ -93,7 +96,22 @@ func (f *Forest) Fit(X [][]float64) error {
 		opts: o, trees: trees, dims: dims, psi: psi, nnz: nnz,
 		norm: avgPath(psi), rows: len(X), at: time.Now().UTC(),
 	}
+	f.bound()
 	return nil
+}
+
+// bound computes minRest.
+func (f *Forest) bound() {
+	f.minRest = make([]float64, len(f.trees)+1)
+	for i := len(f.trees) - 1; i >= 0; i-- {
+		shortest := math.Inf(1)
+		for _, n := range f.trees[i].nodes {
+			if n.feat < 0 {
+				shortest = min(shortest, n.value)
+			}
+		}
+		f.minRest[i] = f.minRest[i+1] + shortest
+	}
 }
 
 // checkRows returns the common row length of X, or why X cannot be used.
@@ -208,3 +226,7 @@ func harmonic(i int) float64 {
 	const eulerGamma = 0.57721566490153286060651209008240243
 	return math.Log(x) + eulerGamma + 1/(2*x) - 1/(12*x*x) + 1/(120*x*x*x*x)
 }
+
+// Trained returns when the forest was fitted, in UTC, and on how many
+// rows; zero values before Fit.
+func (f *Forest) Trained() (at time.Time, rows int) { return f.at, f.rows }

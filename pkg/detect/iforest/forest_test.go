@@ -329,3 +329,29 @@ func TestExtendedRemovesAxisBias(t *testing.T) {
 		t.Errorf("want a clear negative bias for the standard forest and under a third of it for the extended")
 	}
 }
+
+// TestScoreAbove checks the early exit against full scoring: the same
+// verdict for every point and floor, and the same score when above.
+func TestScoreAbove(t *testing.T) {
+	X := gaussian(21, 3000, 5)
+	for _, o := range []Options{{Seed: 2}, {Seed: 2, Extended: true}} {
+		f := fit(t, o, X)
+		probe := append(gaussian(22, 300, 5), []float64{9, 9, 9, 9, 9}, []float64{-7, 0, 0, 0, 0})
+		for _, floor := range []float64{0.4, 0.5, 0.55, 0.6, 0.7} {
+			above := 0
+			for _, x := range probe {
+				want := f.Score(x)
+				got, ok := f.ScoreAbove(x, floor)
+				if ok != (want >= floor) || ok && got != want {
+					t.Fatalf("extended %v floor %v: ScoreAbove = %v, %v; Score = %v", o.Extended, floor, got, ok, want)
+				}
+				if ok {
+					above++
+				}
+			}
+			if floor >= 0.6 && above == 0 {
+				t.Errorf("extended %v floor %v: not even the planted outliers are above", o.Extended, floor)
+			}
+		}
+	}
+}

@@ -16,7 +16,7 @@ import (
 
 // FormatVersion is the version of the model file layout that Save writes
 // and Load reads.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // magic opens every model file.
 const magic = "SNTLIFOR"
@@ -42,6 +42,10 @@ type Meta struct {
 	// or one value per feature.
 	Offset []float64
 	Scale  []float64
+	// Threshold is the score above which the model's user should call a
+	// point anomalous, as calibrated when it was trained; 0 when none
+	// was. It must lie in [0, 1].
+	Threshold float64
 	// TrainedAt and Rows are when and on how many rows the forest was
 	// fitted. Save takes them from the forest, not from the Meta it is
 	// given; Load fills them in.
@@ -97,6 +101,7 @@ func diff(a, b []string) []string {
 //	scaled      uint32    0, or dims: the length of each of the next two
 //	offset      scaled × float64
 //	scale       scaled × float64
+//	threshold   float64   Meta.Threshold (since version 2)
 //	per tree:
 //	  nodes     uint32 count, then count × (int32 feat, int32 right, float64 value)
 //	  planes    extended only: uint32 count, then count×nnz int32
@@ -132,6 +137,8 @@ func (f *Forest) checkMeta(m Meta) error {
 		return fmt.Errorf("meta has %d offsets and %d scales", len(m.Offset), len(m.Scale))
 	case len(m.Offset) != 0 && len(m.Offset) != f.dims:
 		return fmt.Errorf("meta has scaling for %d features, the forest has %d", len(m.Offset), f.dims)
+	case !(m.Threshold >= 0 && m.Threshold <= 1):
+		return fmt.Errorf("meta threshold is %v, it must lie in [0, 1]", m.Threshold)
 	}
 	for i, name := range m.Features {
 		if len(name) > maxNameLen {
@@ -163,6 +170,7 @@ func (f *Forest) encodeHeader(e *encoder, m Meta) {
 	e.u32(uint32(len(m.Offset)))
 	e.floats(m.Offset)
 	e.floats(m.Scale)
+	e.f64(m.Threshold)
 }
 
 func (f *Forest) encodeTree(e *encoder, t *tree) {
@@ -307,6 +315,7 @@ func (d *decoder) forest() (*Forest, Meta, error) {
 		return nil, Meta{}, fmt.Errorf("checksum mismatch: file says %08x, content hashes to %08x; the file is corrupt", got, sum)
 	}
 	m.Rows, m.TrainedAt = f.rows, f.at
+	f.bound()
 	return f, m, nil
 }
 
@@ -374,6 +383,10 @@ func (d *decoder) meta(f *Forest, m *Meta) error {
 		return fmt.Errorf("scaling for %d features, the model has %d", scaled, f.dims)
 	}
 	m.Offset, m.Scale = d.floats(scaled), d.floats(scaled)
+	m.Threshold = d.f64()
+	if d.err == nil && !(m.Threshold >= 0 && m.Threshold <= 1) {
+		return fmt.Errorf("threshold %v is outside [0, 1]", m.Threshold)
+	}
 	return d.err
 }
 

@@ -17,6 +17,7 @@ func testMeta(dims int) Meta {
 		m.Offset = append(m.Offset, float64(j))
 		m.Scale = append(m.Scale, 1+float64(j)/2)
 	}
+	m.Threshold = 0.625
 	return m
 }
 
@@ -79,6 +80,8 @@ func TestSaveRejects(t *testing.T) {
 		{Features: []string{"a", "b", "c"}, Offset: []float64{1, 2, 3}},
 		{Features: []string{"a", "b", "c"}, Offset: []float64{1}, Scale: []float64{1}},
 		{Features: []string{"a", strings.Repeat("x", maxNameLen+1), "c"}},
+		{Features: []string{"a", "b", "c"}, Threshold: 1.5},
+		{Features: []string{"a", "b", "c"}, Threshold: math.NaN()},
 	}
 	for i, m := range bad {
 		if err := f.Save(&bytes.Buffer{}, m); err == nil {

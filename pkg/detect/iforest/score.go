@@ -63,6 +63,36 @@ func (f *Forest) PathLength(x []float64) float64 {
 	return sum / float64(len(f.trees))
 }
 
+// ScoreAbove returns s(x) and true when s(x) >= floor. When the trees
+// seen so far already make that impossible, whatever the rest hold, it
+// stops and returns false: a detector that only needs to know whether a
+// point passes its threshold skips most trees for most points. Its score,
+// when it returns true, is exactly Score's.
+func (f *Forest) ScoreAbove(x []float64, floor float64) (float64, bool) {
+	if len(x) != f.dims {
+		panic(fmt.Sprintf("iforest: scoring %d features with a forest of %d", len(x), f.dims))
+	}
+	if f.norm == 0 || floor <= 0 || len(f.trees) == 0 {
+		s := f.score(x)
+		return s, s >= floor
+	}
+	// s >= floor  <=>  mean path <= -norm·log2(floor).
+	limit := -f.norm * math.Log2(floor) * float64(len(f.trees))
+	sum := 0.0
+	for i := range f.trees {
+		if f.nnz == 0 {
+			sum += f.trees[i].axisPath(x)
+		} else {
+			sum += f.trees[i].planePath(x, f.nnz)
+		}
+		if sum+f.minRest[i+1] > limit {
+			return 0, false
+		}
+	}
+	s := math.Exp2(-sum / float64(len(f.trees)) / f.norm)
+	return s, s >= floor
+}
+
 func (f *Forest) score(x []float64) float64 {
 	if f.norm == 0 {
 		return 0.5

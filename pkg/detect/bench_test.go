@@ -2,9 +2,11 @@ package detect
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
+	"github.com/sentinel-project/sentinel/pkg/detect/iforest"
 	"github.com/sentinel-project/sentinel/pkg/features"
 )
 
@@ -106,4 +108,56 @@ func heap() uint64 {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// benchModel fits a model the way sentinel train does, on rows shaped
+// like token windows: mostly ordinary, a few heavy.
+func benchModel(b *testing.B, opts iforest.Options) (*Model, [][]float64) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	rows := make([][]float64, 20000)
+	for i := range rows {
+		r := make([]float64, numForest)
+		for j := range r {
+			r[j] = rng.NormFloat64()
+		}
+		r[fxNewNetworkShare], r[fxNewClientShare] = 0, 0
+		rows[i] = r
+	}
+	m, err := FitModel(rows, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m, rows
+}
+
+// BenchmarkForestScore is the cost of scoring one window with sentinel's
+// default forest: what the isolation forest adds per closed token window.
+func BenchmarkForestScore(b *testing.B) {
+	for _, v := range []struct {
+		name string
+		opts iforest.Options
+	}{
+		{"extended", iforest.Options{Extended: true, SampleSize: DefaultForestSampleSize}},
+		{"standard", iforest.Options{SampleSize: DefaultForestSampleSize}},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			m, rows := benchModel(b, v.opts)
+			b.ResetTimer()
+			for i := range b.N {
+				m.Score(rows[i%len(rows)])
+			}
+		})
+	}
+}
+
+// BenchmarkForestFit is the cost of training sentinel's default forest
+// on 20000 windows, the reservoir a retraining learns from.
+func BenchmarkForestFit(b *testing.B) {
+	_, rows := benchModel(b, iforest.Options{Trees: 1})
+	b.ResetTimer()
+	for range b.N {
+		if _, err := FitModel(rows, iforest.Options{Extended: true, SampleSize: DefaultForestSampleSize}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

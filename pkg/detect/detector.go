@@ -38,6 +38,9 @@ type Finding struct {
 	Excess   float64
 	TopPeers []string
 	Early    bool // reported before the window closed
+	// Isolated names, for the "iforest" detector, the features that made
+	// the window stand out, most telling first.
+	Isolated []Isolation
 }
 
 // Detector judges windows against learned baselines. It is not safe for
@@ -57,6 +60,7 @@ type Detector struct {
 
 	rates    rates // for the last window length seen
 	popRates rates
+	forest   *forestRun
 }
 
 // alertOrder is the order in which features are judged, most telling
@@ -82,6 +86,7 @@ func New(opts Options) *Detector {
 		opts:     o,
 		cooldown: int64(o.Cooldown),
 		warmup:   int64(o.Warmup),
+		forest:   newForestRun(o.Forest),
 	}
 	for k := range d.ents {
 		d.ents[k] = make(map[string]*entity)
@@ -370,8 +375,14 @@ func (d *Detector) Close(w *features.Window) []Finding {
 	anomalous := d.anomalies(e, w)
 	d.trackEpisode(e, w, anomalous)
 	out := d.judgeClosed(e, w, anomalous)
+	fd, learnable := d.judgeForest(e, w, r, k, anomalous)
+	if fd != nil {
+		out = append(out, *fd)
+	}
 	d.learn(e, w, r, k)
+	d.learnProfile(e, w, learnable)
 	d.dropIdleEpisodes(e, w.Last.UnixNano())
+	d.retrainForest(w.End.UnixNano())
 	d.maybeSweep(w.End.UnixNano())
 	return out
 }

@@ -96,6 +96,9 @@ func (d *Detector) dropIdleEpisodes(e *entity, at int64) {
 			e.ep[i] = nil
 		}
 	}
+	if e.fep != nil && !e.fep.inCooldown(at, d.cooldown) {
+		e.fep = nil
+	}
 }
 
 // learn folds the closed window w, preceded by k empty windows, into e's

@@ -103,6 +103,10 @@ type Options struct {
 	// TopPeers is how many peers a finding lists. Default 5.
 	TopPeers int
 
+	// Forest configures the isolation-forest detector; its zero value
+	// scores nothing and collects nothing.
+	Forest ForestOptions
+
 	// tail is the normal tail probability beyond Z, used as the tail of
 	// the Poisson quantiles.
 	tail float64

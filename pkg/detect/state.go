@@ -17,6 +17,9 @@ type DetState struct {
 	Population [features.NumKinds]PopulationState
 	PopVersion uint32
 	LastSweep  int64
+	// Forest is the isolation forest's collected windows and retrained
+	// model; nil when it has neither.
+	Forest *ForestState
 }
 
 // EntityState is one entity's state in a DetState.
@@ -31,12 +34,15 @@ type EntityState struct {
 	Page, Acc, AccPeak, AccRun float32
 	Woke                       int64
 	// The alert state of each detector, nil when idle.
-	EWMA, Population *EpisodeState
+	EWMA, Population, Forest *EpisodeState
+	// Profile is a token's networks, clients and busy hours.
+	Profile *profile
 }
 
 // Snapshot returns a copy of the detector's state.
 func (d *Detector) Snapshot() DetState {
 	s := DetState{Population: d.pop, PopVersion: d.popVer, LastSweep: d.lastSweep}
+	s.Forest = d.forest.state()
 	for k := range d.ents {
 		for _, e := range d.ents[k] {
 			s.Entities = append(s.Entities, e.state())
@@ -58,6 +64,11 @@ func (e *entity) state() EntityState {
 		Page: e.page, Acc: e.acc, AccPeak: e.accPeak, AccRun: e.accRun, Woke: e.woke,
 		EWMA:       copyEpisode(e.ep[detEWMA]),
 		Population: copyEpisode(e.ep[detPopulation]),
+		Forest:     copyEpisode(e.fep),
+	}
+	if e.prof != nil {
+		p := *e.prof
+		s.Profile = &p
 	}
 	for f, st := range e.stats {
 		s.Mean[f], s.Var[f], s.Peak[f] = st.Mean, st.Var, st.Peak
@@ -74,9 +85,14 @@ func copyEpisode(ep *EpisodeState) *EpisodeState {
 }
 
 // Restore replaces the detector's state by s. It fails, leaving the
-// detector empty, when s holds an entity of unknown kind.
+// detector empty, when s holds an entity of unknown kind or a model that
+// cannot be read.
 func (d *Detector) Restore(s DetState) error {
 	*d = *New(d.opts)
+	if err := d.forest.restore(s.Forest); err != nil {
+		*d = *New(d.opts)
+		return fmt.Errorf("restoring detector: %w", err)
+	}
 	for i := range s.Entities {
 		es := &s.Entities[i]
 		if es.Kind >= features.NumKinds {
@@ -97,6 +113,11 @@ func restoreEntity(s *EntityState) *entity {
 	}
 	e.ep[detEWMA] = copyEpisode(s.EWMA)
 	e.ep[detPopulation] = copyEpisode(s.Population)
+	e.fep = copyEpisode(s.Forest)
+	if s.Profile != nil {
+		p := *s.Profile
+		e.prof = &p
+	}
 	for f := range e.stats {
 		e.stats[f] = stat{s.Mean[f], s.Var[f], s.Peak[f]}
 	}

@@ -1,0 +1,267 @@
+package detect
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sentinel-project/sentinel/pkg/detect/iforest"
+	"github.com/sentinel-project/sentinel/pkg/ingest"
+)
+
+// tenant is a token with its own server, client and pace.
+type tenant struct {
+	fp, ip, ua string
+	rate       float64 // requests a minute
+	page       int     // messages per request
+}
+
+func tenants(rng *rand.Rand, n int) []tenant {
+	ts := make([]tenant, n)
+	for i := range ts {
+		ts[i] = tenant{
+			fp:   fp(fmt.Sprintf("t%d", i)),
+			ip:   fmt.Sprintf("10.%d.0.%d", i, 1+rng.IntN(3)),
+			ua:   fmt.Sprintf("app-%d/1.0", i%5),
+			rate: 2 + 8*rng.Float64(),
+			page: 1 + rng.IntN(20),
+		}
+	}
+	return ts
+}
+
+// ordinary returns minute m of every tenant's usual traffic.
+func ordinary(rng *rand.Rand, ts []tenant, m int) []*ingest.Record {
+	start := t0.Add(time.Duration(m) * time.Minute)
+	var rs []*ingest.Record
+	for _, t := range ts {
+		n := poisson(rng, t.rate)
+		for i := range n {
+			at := start.Add(time.Duration(i) * time.Minute / time.Duration(n+1))
+			r := record(at, t.fp, t.ip, 0, t.page)
+			r.UA = t.ua
+			rs = append(rs, r)
+		}
+	}
+	slices.SortStableFunc(rs, func(a, b *ingest.Record) int { return a.Time.Compare(b.Time) })
+	return rs
+}
+
+const forestDay = 24 * 60
+
+// trainedModel learns a model from a day of ordinary traffic the way
+// `sentinel train` does: a detector without a model collects the
+// ordinary windows, and the forest is fitted on them.
+func trainedModel(t *testing.T, seed uint64, ts []tenant) *Model {
+	t.Helper()
+	p := newPipeline(Options{Forest: ForestOptions{Reservoir: 20000, Seed: seed}})
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for m := range forestDay {
+		p.feed(ordinary(rng, ts, m))
+	}
+	rows := p.det.ForestRows()
+	if len(rows) < 10000 {
+		t.Fatalf("collected %d windows from a day of %d tokens", len(rows), len(ts))
+	}
+	m, err := FitModel(rows, iforest.Options{Seed: seed, Extended: true, SampleSize: DefaultForestSampleSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Calibrate on another day, as train does on its second pass: the
+	// threshold is the highest score of an ordinary window.
+	var scores []float64
+	p = newPipeline(Options{Forest: ForestOptions{Model: m, Scored: func(s float64) {
+		scores = append(scores, s)
+	}}})
+	for m := range forestDay {
+		p.feed(ordinary(rng, ts, m))
+	}
+	return m.WithThreshold(Calibrate(scores, 0))
+}
+
+func forestFindings(fs []Finding) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.Detector == "iforest" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TestForestNamesPlantedFeature plants, in a day of ordinary traffic, one
+// window that is ordinary in every way but one known feature, and checks
+// that the forest alone raises it and names that feature first.
+func TestForestNamesPlantedFeature(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	ts := tenants(rng, 40)
+	model := trainedModel(t, 3, ts)
+
+	cases := []struct {
+		feature string
+		plant   func(r *ingest.Record)
+	}{
+		{"new_client_share", func(r *ingest.Record) { r.UA = "python-requests/2.31" }},
+		{"new_network_share", func(r *ingest.Record) { r.IP = netip.MustParseAddr("203.0.113.9") }},
+	}
+	for _, c := range cases {
+		t.Run(c.feature, func(t *testing.T) {
+			p := newPipeline(Options{Forest: ForestOptions{Model: model}})
+			rng := rand.New(rand.NewPCG(11, 11))
+			var before []Finding
+			for m := range forestDay {
+				before = append(before, p.feed(ordinary(rng, ts, m))...)
+			}
+			if fs := forestFindings(before); len(fs) > 0 {
+				t.Fatalf("the forest alerted on ordinary traffic:%s", describe(fs))
+			}
+			victim := ts[7]
+			plant := ordinary(rng, ts, forestDay)
+			for _, r := range plant {
+				if r.Cred.FP == victim.fp {
+					c.plant(r)
+				}
+			}
+			p.feed(plant)
+			fs := p.flush()
+			got := forestFindings(fs)
+			if len(got) != 1 || got[0].Key != victim.fp {
+				t.Fatalf("want one iforest finding for %s, got:%s\nall findings:%s", victim.fp, describe(got), describe(fs))
+			}
+			if others := len(fs) - len(got); others > 0 {
+				t.Errorf("the per-feature detectors also alerted:%s", describe(fs))
+			}
+			iso := got[0].Isolated
+			if len(iso) == 0 || iso[0].Feature != c.feature || got[0].Feature != c.feature {
+				t.Errorf("finding names %q, isolated by %+v; want %s first", got[0].Feature, iso, c.feature)
+			}
+			t.Logf("score %.3f (threshold %.2f), isolated by %+v", got[0].Observed, got[0].Threshold, iso)
+		})
+	}
+}
+
+// TestForestCheckpoint checks that a restart keeps the reservoir, the
+// profiles and a retrained model, so the restarted detector judges as
+// the uninterrupted one does.
+func TestForestCheckpoint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	ts := tenants(rng, 20)
+	model := trainedModel(t, 4, ts)
+	o := Options{Forest: ForestOptions{
+		Model: model, Reservoir: 5000, RetrainEvery: 6 * time.Hour, Seed: 9,
+		Train: iforest.Options{Extended: true, Trees: 20},
+	}}
+	feed := func(p *pipeline, from, to int, seed uint64) {
+		rng := rand.New(rand.NewPCG(seed, uint64(from)))
+		for m := from; m < to; m++ {
+			p.feed(ordinary(rng, ts, m))
+		}
+	}
+	a := newPipeline(o)
+	feed(a, 0, 800, 1)
+	b := a.restart(t, o)
+	feed(a, 800, 2*forestDay, 2)
+	feed(b, 800, 2*forestDay, 2)
+	sa, sb := a.det.Snapshot(), b.det.Snapshot()
+	if sa.Forest == nil || len(sa.Forest.Model) == 0 {
+		t.Fatal("two days with a retraining every 6h left no retrained model")
+	}
+	ma, mb := a.det.ForestModel(), b.det.ForestModel()
+	if ma == model || mb == model {
+		t.Fatal("the retrained model was not swapped in")
+	}
+	for _, row := range a.det.ForestRows()[:100] {
+		if ma.Score(row) != mb.Score(row) {
+			t.Fatal("the restarted detector retrained a different model")
+		}
+	}
+	if !slices.Equal(sa.Forest.Reservoir, sb.Forest.Reservoir) {
+		t.Error("the restarted detector collected different windows")
+	}
+	for i := range sa.Entities {
+		pa, pb := sa.Entities[i].Profile, sb.Entities[i].Profile
+		if (pa == nil) != (pb == nil) || pa != nil && *pa != *pb {
+			t.Fatalf("entity %s: profile differs after restart", sa.Entities[i].Key)
+		}
+	}
+}
+
+func TestLoadModelRefusesOtherFeatures(t *testing.T) {
+	rows := make([][]float64, 300)
+	for i := range rows {
+		rows[i] = []float64{float64(i), float64(i % 7)}
+	}
+	f := iforest.New(iforest.Options{Trees: 5})
+	if err := f.Fit(rows); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := f.Save(&buf, iforest.Meta{Features: []string{"log_messages", "requests"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadModel(&buf)
+	if err == nil || !strings.Contains(err.Error(), "feature mismatch") || !strings.Contains(err.Error(), "new_client_share") {
+		t.Fatalf("LoadModel of a model over other features: %v; want a feature mismatch naming what is missing", err)
+	}
+}
+
+func TestModelSaveLoadScoresAlike(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	rows := make([][]float64, 2000)
+	for i := range rows {
+		rows[i] = make([]float64, numForest)
+		for j := range rows[i] {
+			rows[i][j] = rng.NormFloat64()
+		}
+	}
+	m, err := FitModel(rows, iforest.Options{Trees: 20, Extended: true, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = m.WithThreshold(0.66)
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadModel(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Meta().Threshold != 0.66 || !slices.Equal(back.Meta().Offset, m.Meta().Offset) {
+		t.Errorf("meta after load: %+v, want %+v", back.Meta(), m.Meta())
+	}
+	for _, r := range rows[:50] {
+		if a, b := m.Score(r), back.Score(r); a != b {
+			t.Fatalf("score %v before save, %v after load", a, b)
+		}
+	}
+}
+
+func TestTailThreshold(t *testing.T) {
+	// Scores whose tail above 0.6 is exponential with mean excess 0.02:
+	// the score exceeded one time in a million is 0.6 + 0.02 ln(P(>0.6)/1e-6).
+	n := int64(1_000_000)
+	var top []float64
+	for i := range topKept {
+		// Quantiles of the exponential tail, ascending.
+		p := 1 - (float64(i)+0.5)/topKept
+		top = append(top, 0.6-0.02*math.Log(p))
+	}
+	top[0] = 0.6
+	for _, rate := range []float64{1e-5, 1e-6, 1e-8} {
+		got := tailThreshold(top, n, rate)
+		want := 0.6 + 0.02*math.Log(float64(topKept)/float64(n)/rate)
+		if math.Abs(got-want) > 0.01 {
+			t.Errorf("rate %g: tailThreshold = %.4f, want about %.4f", rate, got, want)
+		}
+	}
+	if got := tailThreshold(top, n, 1e-3); got != 0.6 {
+		t.Errorf("a rate below the lowest score kept gives %.4f, want that score, 0.6", got)
+	}
+}

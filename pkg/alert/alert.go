@@ -65,8 +65,22 @@ type Alert struct {
 	TopIPs []string `json:"top_ips,omitempty"`
 	// TopTokens lists the busiest token fingerprints of an address alert.
 	TopTokens []string `json:"top_tokens,omitempty"`
+	// IsolatedBy lists, for an "iforest" alert, the features that made
+	// the window stand out, most telling first.
+	IsolatedBy []Isolation `json:"isolated_by,omitempty"`
 	// Summary is one sentence for a person; see Summarize.
 	Summary string `json:"summary"`
+}
+
+// Isolation is one feature that made a window stand out to the
+// isolation forest: its value in the window, its typical value over the
+// windows the model learned from, and how much the score falls when it is
+// put back to typical.
+type Isolation struct {
+	Feature string  `json:"feature"`
+	Value   float64 `json:"value"`
+	Typical float64 `json:"typical"`
+	Weight  float64 `json:"weight"`
 }
 
 // alertJSON has Alert's fields without its methods, so MarshalJSON can

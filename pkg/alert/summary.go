@@ -54,6 +54,9 @@ var activities = map[string]activity{
 // the alert's other fields. Quoted values are shortened and kept on one
 // line.
 func Summarize(a *Alert) string {
+	if len(a.IsolatedBy) > 0 {
+		return isolationSummary(a)
+	}
 	f := parseFeature(a)
 	var b strings.Builder
 	b.WriteString(subject(a))
@@ -421,4 +424,32 @@ func capitalize(s string) string {
 		return s
 	}
 	return string(unicode.ToUpper(r)) + s[n:]
+}
+
+// isolationSummary describes an isolation-forest alert by the features
+// that set the window apart, such as "Token 3f9a1c0b2e4d (…a7b1) had a
+// minute unlike its usual from 203.0.113.9: new client share 1 (typically
+// 0), new network share 1 (typically 0); score 0.74 above 0.69."
+func isolationSummary(a *Alert) string {
+	var b strings.Builder
+	b.WriteString(subject(a))
+	b.WriteString(" had a")
+	if w := a.WindowEnd.Sub(a.WindowStart); w == time.Minute {
+		b.WriteString(" minute")
+	} else {
+		b.WriteString(" window of " + length(w))
+	}
+	b.WriteString(" unlike its usual")
+	b.WriteString(origin(a, feature{}))
+	b.WriteString(": ")
+	for i, iso := range a.IsolatedBy {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		name := strings.ReplaceAll(clip(iso.Feature, maxSummaryValue), "_", " ")
+		fmt.Fprintf(&b, "%s %s (typically %s)", name, formatNum(iso.Value), formatNum(iso.Typical))
+	}
+	fmt.Fprintf(&b, "; score %s above %s.", strconv.FormatFloat(a.Observed, 'f', 2, 64),
+		strconv.FormatFloat(a.Observed/a.Score, 'f', 2, 64))
+	return b.String()
 }

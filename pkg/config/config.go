@@ -86,7 +86,43 @@ type Detect struct {
 	// DormantAfter is the silence after which a token waking up is judged
 	// without its old peaks.
 	DormantAfter time.Duration `yaml:"dormant_after"`
+	// IForest configures the isolation forest, which judges each closed
+	// token window by all its features together.
+	IForest IForest `yaml:"iforest"`
 }
+
+// IForest configures the isolation-forest detector.
+type IForest struct {
+	// Enabled turns the detector on; default true.
+	Enabled *bool `yaml:"enabled"`
+	// Model is the model file to load. Empty means the one `sentinel
+	// train` wrote to the state directory (iforest.model) when there is
+	// one, else the model that ships with sentinel.
+	Model string `yaml:"model"`
+	// Threshold is the score, between 0.5 and 1, above which a window
+	// alerts; 0 takes the threshold calibrated when the model was trained.
+	Threshold float64 `yaml:"threshold"`
+	// MinRequests: windows with fewer requests are not scored.
+	MinRequests float64 `yaml:"min_requests"`
+	// RetrainEvery is how often, in event time, the model is retrained
+	// on recent ordinary windows; default 24h. Retrain: false keeps the
+	// loaded model for good.
+	RetrainEvery time.Duration `yaml:"retrain_every"`
+	Retrain      *bool         `yaml:"retrain"`
+	// Reservoir is how many recent ordinary windows are kept to retrain
+	// on; default 20000.
+	Reservoir int `yaml:"reservoir"`
+}
+
+// ModelFile is where `sentinel train` writes a model by default and where
+// `run` and `replay` look for one, under the state directory.
+const ModelFile = "iforest.model"
+
+// On reports whether the detector is enabled.
+func (f IForest) On() bool { return f.Enabled == nil || *f.Enabled }
+
+// Retrains reports whether the model is retrained while running.
+func (f IForest) Retrains() bool { return f.Retrain == nil || *f.Retrain }
 
 // Alerts configures where alerts go.
 type Alerts struct {
@@ -183,6 +219,8 @@ func (c *Config) applyDefaults() {
 	for i := range c.Alerts.Sinks {
 		setDefault(&c.Alerts.Sinks[i].Timeout, 10*time.Second)
 	}
+	setDefault(&c.Detect.IForest.RetrainEvery, 24*time.Hour)
+	setDefault(&c.Detect.IForest.Reservoir, 20000)
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "auto")
 }

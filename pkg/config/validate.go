@@ -170,7 +170,27 @@ func (c *Config) validateDetect() error {
 	if d.Ratio > 0 && d.Ratio < 1 {
 		errs = append(errs, c.fieldErr("detect.ratio", "%v would alert below the usual volume: allowed is 1 or more", d.Ratio))
 	}
+	errs = append(errs, c.validateIForest()...)
 	return joinErrors(errs)
+}
+
+func (c *Config) validateIForest() []error {
+	var errs []error
+	f := c.Detect.IForest
+	if t := f.Threshold; t != 0 && !(t >= 0.5 && t < 1) {
+		errs = append(errs, c.fieldErr("detect.iforest.threshold",
+			"%v: allowed is 0 (the model's calibrated threshold) or a score from 0.5 up to, not including, 1; ordinary windows score about 0.5 and below", t))
+	}
+	if m := f.MinRequests; m < 0 || math.IsNaN(m) || math.IsInf(m, 0) {
+		errs = append(errs, c.fieldErr("detect.iforest.min_requests", "%v: allowed is 0 (the default, 3) or a positive number", m))
+	}
+	if f.RetrainEvery < 0 {
+		errs = append(errs, c.fieldErr("detect.iforest.retrain_every", "%v is negative: allowed is a positive duration (retrain: false turns retraining off)", f.RetrainEvery))
+	}
+	if f.Reservoir < 0 || f.Reservoir > 10_000_000 {
+		errs = append(errs, c.fieldErr("detect.iforest.reservoir", "%d: allowed is 0 (the default, 20000) up to 10000000 windows", f.Reservoir))
+	}
+	return errs
 }
 
 func sortedKeys[V any](m map[string]V) []string {

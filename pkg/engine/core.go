@@ -52,6 +52,14 @@ type core struct {
 }
 
 func newCore(opts Options, emit func(*alert.Alert)) *core {
+	if f := &opts.Detect.Forest; f.Retrained == nil {
+		log := opts.Logger
+		f.Retrained = func(m *detect.Model, shadowed int64) {
+			meta := m.Meta()
+			log.Info().Int("trained_on", meta.Rows).Int64("calibrated_on", shadowed).
+				Float64("threshold", meta.Threshold).Msg("isolation forest: retrained model took over")
+		}
+	}
 	return &core{
 		opts: opts,
 		agg:  features.New(opts.Features),
@@ -223,6 +231,11 @@ func (c *core) toAlert(f *detect.Finding) *alert.Alert {
 		a.TopIPs = f.TopPeers
 	} else {
 		a.TopTokens = f.TopPeers
+	}
+	for _, iso := range f.Isolated {
+		a.IsolatedBy = append(a.IsolatedBy, alert.Isolation{
+			Feature: iso.Feature, Value: round(iso.Value, 3), Typical: round(iso.Typical, 3), Weight: round(iso.Weight, 3),
+		})
 	}
 	a.Summary = alert.Summarize(a)
 	return a

@@ -1,11 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
 
+	"github.com/sentinel-project/sentinel/models"
 	"github.com/sentinel-project/sentinel/pkg/alert"
+	"github.com/sentinel-project/sentinel/pkg/detect"
+	"github.com/sentinel-project/sentinel/pkg/detect/iforest"
 	"github.com/sentinel-project/sentinel/pkg/gen"
 	"github.com/sentinel-project/sentinel/pkg/ingest"
 )
@@ -42,6 +46,33 @@ func BenchmarkCore(b *testing.B) {
 	var lines int
 	for b.Loop() {
 		c := newCore(testOptions(), func(*alert.Alert) {})
+		for _, p := range batches {
+			c.applyParsed(p)
+			lines += len(p.recs)
+		}
+	}
+	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkCoreForest is BenchmarkCore with the isolation forest scoring
+// every closed token window with the built-in model, and collecting and
+// retraining as the daemon does: compare the two with benchstat.
+func BenchmarkCoreForest(b *testing.B) {
+	batches := parsedBatches(b)
+	model, err := detect.LoadModel(bytes.NewReader(models.IForest))
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := testOptions()
+	opts.Detect.Forest = detect.ForestOptions{
+		Model: model, Reservoir: 20000, RetrainEvery: 6 * time.Hour,
+		Train: iforest.Options{Extended: true, SampleSize: detect.DefaultForestSampleSize},
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var lines int
+	for b.Loop() {
+		c := newCore(opts, func(*alert.Alert) {})
 		for _, p := range batches {
 			c.applyParsed(p)
 			lines += len(p.recs)

@@ -69,6 +69,8 @@ type checkpoint struct {
 	// Latest is each source's latest event time, so that after a restart
 	// the watermark waits for every source to catch up.
 	Latest map[string]time.Time
+	// Models names the files of the isolation forest's models.
+	Models modelRefs
 }
 
 const (
@@ -166,6 +168,11 @@ func (r *runner) restore() error {
 	}
 	if err := r.core.agg.Restore(cp.Features); err != nil {
 		return fmt.Errorf("restoring windows from checkpoint: %w", err)
+	}
+	if err := loadModels(r.opts.StateDir, cp.Detect.Forest, cp.Models); err != nil {
+		// Losing a retrained model costs a retraining, not the baselines.
+		r.log.Warn().Err(err).Msg("isolation forest: scoring with the configured model until the next retraining")
+		cp.Detect.Forest.Model, cp.Detect.Forest.Trained, cp.Detect.Forest.Shadow = nil, nil, nil
 	}
 	if err := r.core.det.Restore(cp.Detect); err != nil {
 		return fmt.Errorf("restoring baselines from checkpoint: %w", err)
@@ -423,9 +430,17 @@ func (r *runner) save() error {
 		Rejects:   r.core.rejects.Snapshot(),
 		Latest:    r.core.clock.latest,
 	}
-	if err := state.Save(filepath.Join(r.opts.StateDir, checkpointFile), cp); err != nil {
+	refs, err := storeModels(r.opts.StateDir, cp.Detect.Forest)
+	if err == nil {
+		cp.Models = refs
+		err = state.Save(filepath.Join(r.opts.StateDir, checkpointFile), cp)
+	}
+	if err != nil {
 		r.log.Error().Err(err).Msg("saving checkpoint")
 		return err
+	}
+	if err := pruneModels(r.opts.StateDir, refs); err != nil {
+		r.log.Warn().Err(err).Msg("removing the models of earlier checkpoints")
 	}
 	return nil
 }

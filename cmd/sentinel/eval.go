@@ -47,10 +47,14 @@ func evalScenarios(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
+	eo, err := app.EngineOptions(c, log)
+	if err != nil {
+		return err
+	}
 	var reports []*eval.Report
 	for _, seed := range seedList {
 		opts := gen.Options{Seed: seed, Tokens: *tokens, Duration: time.Duration(*days * float64(24*time.Hour)), Attacks: true}
-		r, err := scoreSeed(ctx, app.EngineOptions(c, log), sources, opts, stderr)
+		r, err := scoreSeed(ctx, eo, sources, opts, stderr)
 		if err != nil {
 			return err
 		}

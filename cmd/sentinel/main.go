@@ -18,6 +18,7 @@ const usage = `sentinel: alerts when an API token starts pulling unusual volumes
 Usage:
   sentinel run [--config FILE] [--warm PATH]... [SOURCE...]   follow logs, alert live
   sentinel replay [--config FILE] PATH...                     replay history, alerts on stdout
+  sentinel train [--config FILE] [--out FILE] PATH...         train the isolation forest on history
   sentinel check --config FILE                                validate a configuration
   sentinel fingerprint                                        read a token on stdin, print its fingerprint
   sentinel generate [flags]                                   write generated traffic with attacks
@@ -32,6 +33,7 @@ type command func(ctx context.Context, args []string, stdin io.Reader, stdout, s
 var commands = map[string]command{
 	"run":         runCmd,
 	"replay":      replayCmd,
+	"train":       trainCmd,
 	"check":       checkCmd,
 	"fingerprint": fingerprintCmd,
 	"generate":    generateCmd,

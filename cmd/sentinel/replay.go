@@ -10,6 +10,7 @@ import (
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/app"
+	"github.com/sentinel-project/sentinel/pkg/config"
 	"github.com/sentinel-project/sentinel/pkg/engine"
 )
 
@@ -19,14 +20,7 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	if fs.NArg() == 0 && len(c.Sources) == 0 {
-		return usageErr("name the files to replay (plain or gzip; - for standard input)")
-	}
-	sources, err := app.Sources(c, fs.Args())
+	c, sources, err := historySources(*cfgPath, fs.Args(), "the files to replay")
 	if err != nil {
 		return err
 	}
@@ -40,8 +34,12 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			encErr = enc.Encode(a)
 		}
 	}
+	eo, err := app.EngineOptions(c, log)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	opts := engine.ReplayOptions{Options: app.EngineOptions(c, log), Sources: sources, Stdin: stdin}
+	opts := engine.ReplayOptions{Options: eo, Sources: sources, Stdin: stdin}
 	stats, err := engine.Replay(ctx, opts, emit)
 	if err != nil {
 		return fmt.Errorf("replaying: %w", err)
@@ -51,6 +49,23 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	writeSummary(stderr, stats, time.Since(start))
 	return nil
+}
+
+// historySources loads the configuration and the sources a command that
+// reads history is given: those named, else the configured ones.
+func historySources(cfgPath string, args []string, what string) (*config.Config, []engine.Source, error) {
+	c, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(args) == 0 && len(c.Sources) == 0 {
+		return nil, nil, usageErr("name %s (plain or gzip files; - for standard input)", what)
+	}
+	sources, err := app.Sources(c, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, sources, nil
 }
 
 // writeSummary prints what a replay read and raised, per source when

@@ -33,8 +33,12 @@ func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	log.Info().Str("version", app.Version).Str("config_hash", c.Hash()).
 		Int("sources", len(sources)).Str("state_dir", c.StateDir).Msg("starting")
+	eo, err := app.EngineOptions(c, log)
+	if err != nil {
+		return err
+	}
 	opts := engine.RunOptions{
-		Options:            app.EngineOptions(c, log),
+		Options:            eo,
 		Sources:            sources,
 		StateDir:           c.StateDir,
 		CheckpointInterval: c.CheckpointInterval,

@@ -41,14 +41,35 @@ func isTerminal(w io.Writer) bool {
 	return ok && isatty.IsTerminal(f.Fd())
 }
 
-// EngineOptions returns the options shared by replay and live runs.
-func EngineOptions(c *config.Config, log zerolog.Logger) engine.Options {
-	return engine.Options{
+// EngineOptions returns the options shared by replay and live runs. It
+// loads the isolation forest's model, and logs which.
+func EngineOptions(c *config.Config, log zerolog.Logger) (engine.Options, error) {
+	o := BaseOptions(c, log)
+	forest, src, err := forestOptions(c)
+	if err != nil {
+		return engine.Options{}, err
+	}
+	o.Detect.Forest = forest
+	if m := forest.Model; m != nil {
+		meta := m.Meta()
+		log.Info().Str("model", string(src)).Time("trained_at", meta.TrainedAt).Int("windows", meta.Rows).
+			Float64("threshold", forest.Threshold).Float64("model_threshold", meta.Threshold).
+			Msg("isolation forest loaded")
+	}
+	return o, nil
+}
+
+// BaseOptions returns the engine options without the isolation forest's
+// model: what training a model starts from.
+func BaseOptions(c *config.Config, log zerolog.Logger) engine.Options {
+	o := engine.Options{
 		Features: features.Options{Window: c.Windows.Size, Lateness: c.Windows.Lateness},
 		Detect:   detectOptions(c.Detect),
 		Labels:   c.Labels,
 		Logger:   log,
 	}
+	o.Detect.Forest.MinRequests = c.Detect.IForest.MinRequests
+	return o
 }
 
 // Sources returns the engine sources: the paths given on the command line

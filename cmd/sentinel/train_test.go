@@ -1,0 +1,159 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sentinel-project/sentinel/pkg/ingest"
+)
+
+// TestTrainThenScorePlantedWindow trains a model from generated history
+// with `sentinel train`, plants a minute that is ordinary for its token
+// in every way but its client, and checks that `sentinel replay` with the
+// model raises an iforest alert naming that feature.
+func TestTrainThenScorePlantedWindow(t *testing.T) {
+	dir := t.TempDir()
+	hist := filepath.Join(dir, "history.log")
+	if _, stderr, code := sentinel(t, "", "generate", "--seed", "5", "--tokens", "60", "--days", "3",
+		"--attacks=false", "--out", hist); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	model := filepath.Join(dir, "m.model")
+	// A generous alert rate: the point is the planted window, not the
+	// tail of ordinary ones.
+	_, stderr, code := sentinel(t, "", "train", "--out", model, "--alert-rate", "0.001", hist)
+	if code != 0 || !strings.Contains(stderr, "trained on") {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+
+	lines := readLines(t, hist)
+	raw, planted := plantNewClient(t, lines, "python-requests/2.31.0")
+	token := ingest.Fingerprint(raw)
+	input := filepath.Join(dir, "input.log")
+	if err := os.WriteFile(input, []byte(strings.Join(append(lines, planted...), "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "sentinel.yaml")
+	conf := fmt.Sprintf("state_dir: %s\ndetect:\n  iforest:\n    model: %s\n    retrain: false\n", dir, model)
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := sentinel(t, "", "replay", "--config", cfg, input)
+	if code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, stderr)
+	}
+	var found bool
+	for _, a := range parseIsolated(t, out) {
+		if a.Key != token || a.Detector != "iforest" {
+			continue
+		}
+		found = true
+		if len(a.IsolatedBy) == 0 || a.IsolatedBy[0].Feature != "new_client_share" || a.Feature != "new_client_share" {
+			t.Errorf("alert names %q, isolated by %+v; want new_client_share first", a.Feature, a.IsolatedBy)
+		}
+		if !strings.Contains(a.Summary, "new client share 1") {
+			t.Errorf("summary does not say what stood out: %s", a.Summary)
+		}
+	}
+	if !found {
+		t.Fatalf("no iforest alert for the planted token %s; alerts:\n%s", token, out)
+	}
+}
+
+type isolatedAlert struct {
+	Key, Detector, Feature, Summary string
+	IsolatedBy                      []struct {
+		Feature        string
+		Value, Typical float64
+	} `json:"isolated_by"`
+}
+
+func parseIsolated(t *testing.T, out string) []isolatedAlert {
+	t.Helper()
+	var as []isolatedAlert
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l == "" {
+			continue
+		}
+		var a isolatedAlert
+		if err := json.Unmarshal([]byte(l), &a); err != nil {
+			t.Fatalf("alert is not JSON: %v: %s", err, l)
+		}
+		as = append(as, a)
+	}
+	return as
+}
+
+// plantNewClient finds the last minute of the history in which one token
+// made at least five requests and repeats that minute ten minutes after
+// the end of the history, from the token's own addresses but with the
+// client ua. It returns the token's raw value and the planted lines.
+func plantNewClient(t *testing.T, lines []string, ua string) (string, []string) {
+	t.Helper()
+	type rec map[string]any
+	parse := func(l string) rec {
+		var r rec
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("history line is not JSON: %v", err)
+		}
+		return r
+	}
+	last := parse(lines[len(lines)-1])
+	end := mustTime(t, last["ts"].(string))
+	byMinute := map[string][]rec{}
+	for i := len(lines) - 1; i >= 0 && len(byMinute) < 5000; i-- {
+		r := parse(lines[i])
+		ts := mustTime(t, r["ts"].(string))
+		if end.Sub(ts) > 6*time.Hour {
+			break
+		}
+		key := fmt.Sprintf("%v|%s", r["token"], ts.Truncate(time.Minute).Format(time.RFC3339))
+		byMinute[key] = append(byMinute[key], r)
+	}
+	var best []rec
+	for _, rs := range byMinute {
+		if len(rs) >= 5 && (best == nil || len(rs) < len(best)) {
+			best = rs
+		}
+	}
+	if best == nil {
+		t.Fatal("no token made five requests in a minute in the last six hours of history")
+	}
+	first := mustTime(t, best[len(best)-1]["ts"].(string)).Truncate(time.Minute)
+	shift := end.Truncate(time.Minute).Add(10 * time.Minute).Sub(first)
+	var out []string
+	for i := len(best) - 1; i >= 0; i-- {
+		r := best[i]
+		r["ts"] = mustTime(t, r["ts"].(string)).Add(shift).Format(time.RFC3339Nano)
+		r["ua"] = ua
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return best[0]["token"].(string), out
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	ts, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("parsing time %q: %v", s, err)
+	}
+	return ts
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}

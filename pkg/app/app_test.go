@@ -2,13 +2,16 @@ package app
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/rs/zerolog"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/sentinel-project/sentinel/models"
 	"github.com/sentinel-project/sentinel/pkg/config"
 	"github.com/sentinel-project/sentinel/pkg/detect"
 	"github.com/sentinel-project/sentinel/pkg/features"
@@ -88,5 +91,51 @@ sources:
 				t.Errorf("%s read with token paths %v, want one with %s", p, s.Format.Mapping.Token, want[p])
 			}
 		}
+	}
+}
+
+func TestForestModelChoice(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Parse([]byte("state_dir: " + dir + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, src, err := forestOptions(c)
+	if err != nil || src != BuiltIn || o.Model == nil {
+		t.Fatalf("without a trained model: %v, %q, %v; want the built-in one", err, src, o.Model)
+	}
+	if o.RetrainEvery != 24*time.Hour || o.Reservoir != 20000 {
+		t.Errorf("retraining every %v on %d windows; want the defaults", o.RetrainEvery, o.Reservoir)
+	}
+
+	// A model train left in the state directory wins over the built-in.
+	if err := os.WriteFile(filepath.Join(dir, config.ModelFile), models.IForest, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, src, err := forestOptions(c); err != nil || src != ModelSource(filepath.Join(dir, config.ModelFile)) {
+		t.Fatalf("with a trained model: %q, %v", src, err)
+	}
+	// A damaged one is an error, not a silent fallback.
+	if err := os.WriteFile(filepath.Join(dir, config.ModelFile), []byte("not a model"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := forestOptions(c); err == nil || !strings.Contains(err.Error(), config.ModelFile) {
+		t.Fatalf("a damaged model in the state directory: %v", err)
+	}
+
+	c, err = config.Parse([]byte("detect:\n  iforest:\n    model: " + filepath.Join(dir, "missing.model") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := forestOptions(c); err == nil || !strings.Contains(err.Error(), "detect.iforest.model") {
+		t.Fatalf("a configured model that is missing: %v; want the field named", err)
+	}
+
+	c, err = config.Parse([]byte("detect:\n  iforest:\n    enabled: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _, err := forestOptions(c); err != nil || o.Model != nil || o.Reservoir != 0 {
+		t.Fatalf("disabled: %+v, %v", o, err)
 	}
 }

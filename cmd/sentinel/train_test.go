@@ -53,8 +53,8 @@ func TestTrainThenScorePlantedWindow(t *testing.T) {
 			continue
 		}
 		found = true
-		if len(a.IsolatedBy) == 0 || a.IsolatedBy[0].Feature != "new_client_share" || a.Feature != "new_client_share" {
-			t.Errorf("alert names %q, isolated by %+v; want new_client_share first", a.Feature, a.IsolatedBy)
+		if len(a.IsolatedBy) == 0 || a.IsolatedBy[0].Feature != "new_client_share" || a.Feature != "isolation_score" {
+			t.Errorf("alert on %q, isolated by %+v; want isolation_score, by new_client_share first", a.Feature, a.IsolatedBy)
 		}
 		if !strings.Contains(a.Summary, "new client share 1") {
 			t.Errorf("summary does not say what stood out: %s", a.Summary)

@@ -14,9 +14,13 @@ type Finding struct {
 	Key, Hint string
 	// Detector is "ewma" when the entity was judged against its own
 	// baseline, "population" when against its peers' (it was still
-	// warming up).
+	// warming up), "iforest" when the isolation forest found the window
+	// unlike the windows it learned from.
 	Detector string
-	Feature  string // the feature's name, as features.Feature.Name
+	// Feature is the feature's name, as features.Feature.Name, or for
+	// "iforest" "isolation_score", Observed being the forest's score and
+	// Expected 0.5, the score of an ordinary window.
+	Feature  string
 	Observed float64
 	// Expected is the entity's mean for "ewma", the population's typical
 	// value (the exponential of its mean log) for "population".

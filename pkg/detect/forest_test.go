@@ -138,8 +138,8 @@ func TestForestNamesPlantedFeature(t *testing.T) {
 				t.Errorf("the per-feature detectors also alerted:%s", describe(fs))
 			}
 			iso := got[0].Isolated
-			if len(iso) == 0 || iso[0].Feature != c.feature || got[0].Feature != c.feature {
-				t.Errorf("finding names %q, isolated by %+v; want %s first", got[0].Feature, iso, c.feature)
+			if len(iso) == 0 || iso[0].Feature != c.feature || got[0].Feature != "isolation_score" {
+				t.Errorf("finding on %q, isolated by %+v; want isolation_score, by %s first", got[0].Feature, iso, c.feature)
 			}
 			t.Logf("score %.3f (threshold %.2f), isolated by %+v", got[0].Observed, got[0].Threshold, iso)
 		})

@@ -201,7 +201,7 @@ func (d *Detector) fireForest(e *entity, w *features.Window, score float64) *Fin
 	fd := &Finding{
 		Kind: w.Kind, Key: w.Key, Hint: w.Hint,
 		Detector:    "iforest",
-		Feature:     "window",
+		Feature:     "isolation_score",
 		Observed:    score,
 		Threshold:   f.thr,
 		Score:       score / f.thr,
@@ -211,9 +211,6 @@ func (d *Detector) fireForest(e *entity, w *features.Window, score float64) *Fin
 		Since:    time.Unix(0, ep.Since).UTC(),
 		TopPeers: w.TopPeers(d.opts.TopPeers),
 		Isolated: iso,
-	}
-	if len(iso) > 0 {
-		fd.Feature = iso[0].Feature
 	}
 	return fd
 }

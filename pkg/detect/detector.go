@@ -65,6 +65,7 @@ type Detector struct {
 	rates    rates // for the last window length seen
 	popRates rates
 	forest   *forestRun
+	closing  []closing // CloseAll's, reused
 }
 
 // alertOrder is the order in which features are judged, most telling
@@ -367,28 +368,76 @@ func (d *Detector) Peek(w *features.Window) []Finding {
 // for it, then learns from it. Windows must come in order of End, as
 // features.Aggregator.Advance gives them.
 func (d *Detector) Close(w *features.Window) []Finding {
-	if w == nil || w.Kind >= features.NumKinds {
-		return nil
+	return d.CloseAll([]*features.Window{w})
+}
+
+// closing is one window of a CloseAll between its steps.
+type closing struct {
+	w         *features.Window
+	e         *entity
+	r         *rates
+	k         int64
+	anomalous uint32
+	found     [2]int // its per-feature findings in CloseAll's list
+	forest    forestJob
+}
+
+// CloseAll closes windows that end together, as
+// features.Aggregator.AdvanceAll gives them, and returns their findings
+// in the windows' order. It judges them all, scores the forest's on every
+// core, then learns from each: one entity has one window per end, and
+// the population moves on only at the next end, so the windows do not
+// depend on each other and the outcome is that of closing them one by
+// one, whatever the number of cores.
+func (d *Detector) CloseAll(ws []*features.Window) []Finding {
+	jobs := d.closing[:0]
+	var found []Finding
+	for _, w := range ws {
+		if w == nil || w.Kind >= features.NumKinds {
+			continue
+		}
+		c := closing{w: w}
+		found = d.judge(&c, found)
+		jobs = append(jobs, c)
 	}
-	e := d.entityFor(w)
-	r := d.ratesFor(w)
-	d.foldPopulation(w.End.UnixNano())
-	d.prepare(e, w, r)
-	k := idleWindows(e, w.Start.UnixNano(), r)
-	d.settle(e, k)
-	anomalous := d.anomalies(e, w)
-	d.trackEpisode(e, w, anomalous)
-	out := d.judgeClosed(e, w, anomalous)
-	fd, learnable := d.judgeForest(e, w, r, k, anomalous)
-	if fd != nil {
-		out = append(out, *fd)
+	d.scoreForest(jobs)
+	var out []Finding
+	for i := range jobs {
+		c := &jobs[i]
+		out = append(out, found[c.found[0]:c.found[1]]...)
+		if fd := d.forestVerdict(c); fd != nil {
+			out = append(out, *fd)
+		}
+		d.learn(c.e, c.w, c.r, c.k)
+		d.learnProfile(c.e, c.w, c.forest.learnable)
+		d.dropIdleEpisodes(c.e, c.w.Last.UnixNano())
 	}
-	d.learn(e, w, r, k)
-	d.learnProfile(e, w, learnable)
-	d.dropIdleEpisodes(e, w.Last.UnixNano())
-	d.retrainForest(w.End.UnixNano())
-	d.maybeSweep(w.End.UnixNano())
+	if len(jobs) > 0 {
+		end := jobs[len(jobs)-1].w.End.UnixNano()
+		d.retrainForest(end)
+		d.maybeSweep(end)
+	}
+	clear(jobs)
+	d.closing = jobs[:0]
 	return out
+}
+
+// judge runs the per-feature detectors on c's window, appending their
+// findings to found, and prepares its forest vector.
+func (d *Detector) judge(c *closing, found []Finding) []Finding {
+	w := c.w
+	c.e, c.r = d.entityFor(w), d.ratesFor(w)
+	d.foldPopulation(w.End.UnixNano())
+	d.prepare(c.e, w, c.r)
+	c.k = idleWindows(c.e, w.Start.UnixNano(), c.r)
+	d.settle(c.e, c.k)
+	c.anomalous = d.anomalies(c.e, w)
+	d.trackEpisode(c.e, w, c.anomalous)
+	c.found[0] = len(found)
+	found = append(found, d.judgeClosed(c.e, w, c.anomalous)...)
+	c.found[1] = len(found)
+	d.forestVector(c)
+	return found
 }
 
 // anomalies returns the alerted features of w above their thresholds.

@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/sentinel-project/sentinel/pkg/detect/iforest"
@@ -19,9 +21,11 @@ type ForestOptions struct {
 	// the model's calibrated threshold, or DefaultForestThreshold when the
 	// model has none.
 	Threshold float64
-	// MinRequests: windows with fewer requests are not scored. Default 3:
-	// a window of one or two requests is too little to be unusual in
-	// anything but chance.
+	// MinRequests: windows with fewer requests are not scored. Default
+	// 1: a stolen token used at its owner's pace from elsewhere makes a
+	// request every few minutes, and a minute with one request from a
+	// network and client the token never used is the whole signal. The
+	// error rates are shrunk so that one failed request is not.
 	MinRequests float64
 	// Reservoir is how many ordinary windows are kept to train from: a
 	// uniform sample of all seen, until the first retraining, and after
@@ -64,7 +68,7 @@ const (
 	// between their scores and the threshold from about 0 to 0.02-0.04;
 	// 4096 widens it further but makes models four times the size.
 	DefaultForestSampleSize = 1024
-	defaultMinRequests      = 3
+	defaultMinRequests      = 1
 	defaultShadow           = 24 * time.Hour
 	// forestWarmWindows is how many busy windows a token must have had
 	// before the forest judges it: its profile of networks, clients and
@@ -79,7 +83,6 @@ type forestRun struct {
 	thr   float64
 	res   reservoir
 	next  retraining
-	x     [numForest]float64
 	// encoded caches the file form of the models a snapshot carries.
 	encoded map[*Model][]byte
 }
@@ -110,44 +113,97 @@ func (f *forestRun) setModel(m *Model) {
 	}
 }
 
-// judgeForest scores w, a closed token window of e that the other
-// detectors judged, when e is ready and w busy enough. It returns the
-// finding, if any, and whether w may be learned from: not when anything
-// found it anomalous.
-func (d *Detector) judgeForest(e *entity, w *features.Window, r *rates, k int64,
-	others uint32) (*Finding, bool) {
-	f := d.forest
-	ordinary := others == 0 && !d.inEpisode(e)
+// forestJob is the isolation forest's part of closing one window.
+type forestJob struct {
+	scored    bool // x is to be scored
+	learnable bool // the window may be learned from
+	above     bool // its score passed the threshold
+	score     float64
+	x         [numForest]float64
+}
+
+// forestVector decides whether c's window is for the forest, a closed
+// window of a ready token that nothing else found anomalous, and if so
+// builds its vector.
+func (d *Detector) forestVector(c *closing) {
+	f, e, w := d.forest, c.e, c.w
+	j := &c.forest
+	*j = forestJob{learnable: c.anomalous == 0 && !d.inEpisode(e)}
 	if w.Kind != features.Token || e.thrDet != detEWMA || e.active < forestWarmWindows ||
-		w.V[features.Requests] < f.opts.MinRequests {
-		return nil, ordinary
+		w.V[features.Requests] < f.opts.MinRequests || !j.learnable {
+		// A window already reported, or part of an incident that was,
+		// would give a second alert that says nothing new.
+		return
 	}
-	if !ordinary {
-		// Already reported, or part of an incident that was: a second
-		// alert would say nothing new, and it is no window to learn from.
-		return nil, false
-	}
-	d.vector(&f.x, e, w, r, k)
+	d.vector(&j.x, e, w, c.r, c.k)
+	j.scored = true
+}
+
+// parallelScoreMin is the fewest windows worth scoring on several cores.
+const parallelScoreMin = 64
+
+// scoreForest scores the windows of jobs that are for the forest, on
+// every core when they are many. A window is only scored as far as it
+// takes to know whether it passes the threshold.
+func (d *Detector) scoreForest(jobs []closing) {
+	f := d.forest
 	if f.model == nil {
-		f.res.add(f.x[:])
-		return nil, true
+		return
 	}
-	f.next.shadowScore(f.x[:])
-	var score float64
-	above := false
+	score := func(j *forestJob) {
+		if !j.scored {
+			return
+		}
+		if f.opts.Scored != nil {
+			j.score = f.model.Score(j.x[:])
+			j.above = j.score > f.thr
+			return
+		}
+		j.score, j.above = f.model.ScoreAbove(j.x[:], f.thr)
+		j.above = j.above && j.score > f.thr
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(jobs)/parallelScoreMin)
+	if workers <= 1 {
+		for i := range jobs {
+			score(&jobs[i].forest)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for g := range workers {
+		wg.Go(func() {
+			for i := g; i < len(jobs); i += workers {
+				score(&jobs[i].forest)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// forestVerdict acts on c's score, in window order: a finding when it
+// passed the threshold, else the window joins the reservoir and the
+// shadow model's calibration.
+func (d *Detector) forestVerdict(c *closing) *Finding {
+	f, j := d.forest, &c.forest
+	if !j.scored {
+		return nil
+	}
+	if f.model == nil {
+		f.res.add(j.x[:])
+		return nil
+	}
 	if f.opts.Scored != nil {
-		score = f.model.Score(f.x[:])
-		f.opts.Scored(score)
-		above = score > f.thr
-	} else {
-		score, above = f.model.ScoreAbove(f.x[:], f.thr)
-		above = above && score > f.thr
+		f.opts.Scored(j.score)
 	}
-	if !above {
-		f.res.add(f.x[:])
-		return nil, true
+	f.next.shadowScore(j.x[:])
+	if !j.above {
+		f.res.add(j.x[:])
+		return nil
 	}
-	return d.fireForest(e, w, score), false
+	// The window is not sampled for the next model, but its networks and
+	// clients are learned: a tenant that moved to new servers must not
+	// stay new, and alert, for good. Its first windows alerted.
+	return d.fireForest(c.e, c.w, j)
 }
 
 // inEpisode reports whether e is in an anomalous episode of a per-feature
@@ -162,7 +218,8 @@ func (d *Detector) inEpisode(e *entity) bool {
 }
 
 // learnProfile takes a closed token window into its token's profile,
-// unless it was anomalous: an attacker's network stays new.
+// unless a per-feature detector found it anomalous: a bulk download from
+// a new address must not make the address the token's own.
 func (d *Detector) learnProfile(e *entity, w *features.Window, learnable bool) {
 	if w.Kind != features.Token || !learnable {
 		return
@@ -177,8 +234,8 @@ func (d *Detector) learnProfile(e *entity, w *features.Window, learnable bool) {
 // fireForest turns an anomalous score into a finding, unless the token
 // is cooling down from an alert of the forest that this one does not
 // escalate.
-func (d *Detector) fireForest(e *entity, w *features.Window, score float64) *Finding {
-	f := d.forest
+func (d *Detector) fireForest(e *entity, w *features.Window, j *forestJob) *Finding {
+	f, score := d.forest, j.score
 	ep := e.fep
 	if ep == nil {
 		ep = &EpisodeState{}
@@ -197,7 +254,7 @@ func (d *Detector) fireForest(e *entity, w *features.Window, score float64) *Fin
 		return nil
 	}
 	ep.LastAlert, ep.Severity = at, max(ep.Severity, sev)
-	iso := f.model.Explain(f.x[:], 3)
+	iso := f.model.Explain(j.x[:], 3)
 	fd := &Finding{
 		Kind: w.Kind, Key: w.Key, Hint: w.Hint,
 		Detector:    "iforest",

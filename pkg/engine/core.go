@@ -183,8 +183,8 @@ func (c *core) advanceTo(low time.Time) {
 
 // advance closes every window that ends at or before watermark.
 func (c *core) advance(watermark time.Time) {
-	c.agg.Advance(watermark, func(w *features.Window) {
-		c.report(c.det.Close(w))
+	c.agg.AdvanceAll(watermark, func(ws []*features.Window) {
+		c.report(c.det.CloseAll(ws))
 	})
 	size := c.opts.Features.Window
 	c.closeAt = watermark.Truncate(size).Add(size + c.opts.Features.Lateness)

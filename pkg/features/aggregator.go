@@ -256,6 +256,17 @@ func (a *Aggregator) insertEnd(end int64) {
 // The *Window passed to emit is only valid during the call: it is reused
 // afterwards. A watermark that does not move forward changes nothing.
 func (a *Aggregator) Advance(wm time.Time, emit func(*Window)) {
+	a.AdvanceAll(wm, func(ws []*Window) {
+		for _, w := range ws {
+			emit(w)
+		}
+	})
+}
+
+// AdvanceAll is Advance passing together the windows that end at the
+// same time, in order of Kind, then Key, so that a consumer can work on
+// them at once. The slice and its windows are valid only during the call.
+func (a *Aggregator) AdvanceAll(wm time.Time, emit func([]*Window)) {
 	t := wm.UnixNano()
 	if a.hasWM && t <= a.wm {
 		return
@@ -270,11 +281,13 @@ func (a *Aggregator) Advance(wm time.Time, emit func(*Window)) {
 	}
 }
 
-func (a *Aggregator) closeAll(list []*Window, emit func(*Window)) {
+func (a *Aggregator) closeAll(list []*Window, emit func([]*Window)) {
 	slices.SortFunc(list, compareWindows)
-	for i, w := range list {
+	for _, w := range list {
 		a.unlink(w)
-		emit(w)
+	}
+	emit(list)
+	for i, w := range list {
 		a.free = append(a.free, w)
 		list[i] = nil
 	}

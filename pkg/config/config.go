@@ -102,7 +102,7 @@ type IForest struct {
 	// Threshold is the score, between 0.5 and 1, above which a window
 	// alerts; 0 takes the threshold calibrated when the model was trained.
 	Threshold float64 `yaml:"threshold"`
-	// MinRequests: windows with fewer requests are not scored.
+	// MinRequests: windows with fewer requests are not scored; default 1.
 	MinRequests float64 `yaml:"min_requests"`
 	// RetrainEvery is how often, in event time, the model is retrained
 	// on recent ordinary windows; default 24h. Retrain: false keeps the

@@ -182,7 +182,7 @@ func (c *Config) validateIForest() []error {
 			"%v: allowed is 0 (the model's calibrated threshold) or a score from 0.5 up to, not including, 1; ordinary windows score about 0.5 and below", t))
 	}
 	if m := f.MinRequests; m < 0 || math.IsNaN(m) || math.IsInf(m, 0) {
-		errs = append(errs, c.fieldErr("detect.iforest.min_requests", "%v: allowed is 0 (the default, 3) or a positive number", m))
+		errs = append(errs, c.fieldErr("detect.iforest.min_requests", "%v: allowed is 0 (the default, 1) or a positive number", m))
 	}
 	if f.RetrainEvery < 0 {
 		errs = append(errs, c.fieldErr("detect.iforest.retrain_every", "%v is negative: allowed is a positive duration (retrain: false turns retraining off)", f.RetrainEvery))

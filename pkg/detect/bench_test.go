@@ -120,7 +120,7 @@ func benchModel(b *testing.B, opts iforest.Options) (*Model, [][]float64) {
 		for j := range r {
 			r[j] = rng.NormFloat64()
 		}
-		r[fxNewNetworkShare], r[fxNewClientShare] = 0, 0
+		r[fxNewNetworkAndClient], r[fxNewClientShare] = 0, 0
 		rows[i] = r
 	}
 	m, err := FitModel(rows, opts)

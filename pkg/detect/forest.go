@@ -17,17 +17,17 @@ import (
 // model serves a tenant pulling ten messages a minute and one pulling
 // ten thousand; the rest are shares and rates in [0, 1].
 var ForestFeatures = []string{
-	"log_messages",      // log(1 + messages)
-	"messages_vs_usual", // log(1 + messages) - log(1 + usual messages per busy window)
-	"requests_vs_usual", // the same for requests
-	"bytes_vs_usual",    // the same for response bytes
-	"error_rate",        // errors (status >= 400 but 401) per request, shrunk: see rate
-	"unauthorized_rate", // 401s and 403s per request, shrunk
-	"log_distinct_ips",  // log(1 + distinct addresses)
-	"new_network_share", // share of requests from networks the token does not know
-	"new_client_share",  // share of requests from user agents the token does not know
-	"usual_new_network", // the token's usual new_network_share
-	"hour_rarity",       // 0 in the token's busiest hour of day, 1 in one it was never busy in
+	"log_messages",           // log(1 + messages)
+	"messages_vs_usual",      // log(1 + messages) - log(1 + usual messages per busy window)
+	"requests_vs_usual",      // the same for requests
+	"bytes_vs_usual",         // the same for response bytes
+	"error_rate",             // errors (status >= 400 but 401) per request, shrunk: see rate
+	"unauthorized_rate",      // 401s and 403s per request, shrunk
+	"log_distinct_ips",       // log(1 + distinct addresses)
+	"new_network_and_client", // share of requests from a network and a user agent the token does not know
+	"new_client_share",       // share of requests from user agents the token does not know
+	"usual_new_network",      // the token's usual share of requests from networks it did not know
+	"hour_rarity",            // 0 in the token's busiest hour of day, 1 in one it was never busy in
 }
 
 // The indexes of ForestFeatures.
@@ -39,7 +39,7 @@ const (
 	fxErrorRate
 	fxUnauthorizedRate
 	fxLogDistinctIPs
-	fxNewNetworkShare
+	fxNewNetworkAndClient
 	fxNewClientShare
 	fxUsualNewNetwork
 	fxHourRarity
@@ -120,7 +120,7 @@ func FitModel(rows [][]float64, opts iforest.Options) (*Model, error) {
 var minScale = [numForest]float64{
 	fxLogMessages: 0.5, fxMessagesVsUsual: 0.5, fxRequestsVsUsual: 0.5, fxBytesVsUsual: 0.5,
 	fxErrorRate: 0.05, fxUnauthorizedRate: 0.05, fxLogDistinctIPs: 0.5,
-	fxNewNetworkShare: 0.05, fxNewClientShare: 0.05, fxUsualNewNetwork: 0.05, fxHourRarity: 0.1,
+	fxNewNetworkAndClient: 0.05, fxNewClientShare: 0.05, fxUsualNewNetwork: 0.05, fxHourRarity: 0.1,
 }
 
 // robustScaling returns per feature the median and the interquartile
@@ -231,7 +231,14 @@ func (d *Detector) vector(x *[numForest]float64, e *entity, w *features.Window, 
 	x[fxErrorRate] = rate(w.V[features.Errors], reqs)
 	x[fxUnauthorizedRate] = rate(w.V[features.Unauthorized], reqs)
 	x[fxLogDistinctIPs] = math.Log1p(w.V[features.Peers])
-	x[fxNewNetworkShare], x[fxNewClientShare] = e.prof.newShares(w)
+	nets, clients := e.prof.newShares(w)
+	// A new network alone is a tenant moving to new servers; a new
+	// client from a new network is someone else. The window does not
+	// count requests by network and client together, so the lesser
+	// share stands for the share that is new in both: exact when one
+	// party is new in both and the other in neither.
+	x[fxNewNetworkAndClient] = min(nets, clients)
+	x[fxNewClientShare] = clients
 	x[fxUsualNewNetwork] = float64(e.prof.Novelty)
 	x[fxHourRarity] = e.prof.hourRarity(w.Start.UnixNano())
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -55,12 +57,18 @@ func ordinary(rng *rand.Rand, ts []tenant, m int) []*ingest.Record {
 
 const forestDay = 24 * 60
 
+// testMinRequests: the tenants here make 2 to 10 requests a minute, and
+// the windows planted are of such minutes. Scoring their rare minutes of
+// one request too would make the day's highest score, the threshold these
+// tests calibrate, a matter of those.
+const testMinRequests = 3
+
 // trainedModel learns a model from a day of ordinary traffic the way
 // `sentinel train` does: a detector without a model collects the
 // ordinary windows, and the forest is fitted on them.
 func trainedModel(t *testing.T, seed uint64, ts []tenant) *Model {
 	t.Helper()
-	p := newPipeline(Options{Forest: ForestOptions{Reservoir: 20000, Seed: seed}})
+	p := newPipeline(Options{Forest: ForestOptions{Reservoir: 20000, Seed: seed, MinRequests: testMinRequests}})
 	rng := rand.New(rand.NewPCG(seed, 1))
 	for m := range forestDay {
 		p.feed(ordinary(rng, ts, m))
@@ -76,7 +84,7 @@ func trainedModel(t *testing.T, seed uint64, ts []tenant) *Model {
 	// Calibrate on another day, as train does on its second pass: the
 	// threshold is the highest score of an ordinary window.
 	var scores []float64
-	p = newPipeline(Options{Forest: ForestOptions{Model: m, Scored: func(s float64) {
+	p = newPipeline(Options{Forest: ForestOptions{Model: m, MinRequests: testMinRequests, Scored: func(s float64) {
 		scores = append(scores, s)
 	}}})
 	for m := range forestDay {
@@ -108,11 +116,13 @@ func TestForestNamesPlantedFeature(t *testing.T) {
 		plant   func(r *ingest.Record)
 	}{
 		{"new_client_share", func(r *ingest.Record) { r.UA = "python-requests/2.31" }},
-		{"new_network_share", func(r *ingest.Record) { r.IP = netip.MustParseAddr("203.0.113.9") }},
+		{"new_network_and_client", func(r *ingest.Record) {
+			r.IP, r.UA = netip.MustParseAddr("203.0.113.9"), "python-requests/2.31"
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.feature, func(t *testing.T) {
-			p := newPipeline(Options{Forest: ForestOptions{Model: model}})
+			p := newPipeline(Options{Forest: ForestOptions{Model: model, MinRequests: testMinRequests}})
 			rng := rand.New(rand.NewPCG(11, 11))
 			var before []Finding
 			for m := range forestDay {
@@ -263,5 +273,51 @@ func TestTailThreshold(t *testing.T) {
 	}
 	if got := tailThreshold(top, n, 1e-3); got != 0.6 {
 		t.Errorf("a rate below the lowest score kept gives %.4f, want that score, 0.6", got)
+	}
+}
+
+// TestForestScoresAlikeOnAnyCores closes windows by the hundred, which
+// CloseAll scores on several goroutines, and checks that the findings do
+// not depend on how many.
+func TestForestScoresAlikeOnAnyCores(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	ts := tenants(rng, 150)
+	p := newPipeline(Options{Forest: ForestOptions{Reservoir: 20000, Seed: 1}})
+	for m := range 240 {
+		p.feed(ordinary(rng, ts, m))
+	}
+	model, err := FitModel(p.det.ForestRows(), iforest.Options{Extended: true, Trees: 30, SampleSize: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A low threshold, so that there is something to find.
+	model = model.WithThreshold(0.55)
+	snap := p.det.Snapshot()
+	traffic := make([][]*ingest.Record, 120)
+	for i := range traffic {
+		traffic[i] = ordinary(rng, ts, 240+i)
+	}
+	run := func(procs int) []Finding {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		q := newPipeline(Options{Forest: ForestOptions{Model: model}})
+		if err := q.det.Restore(snap); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.agg.Restore(p.agg.Snapshot()); err != nil {
+			t.Fatal(err)
+		}
+		q.maxT = p.maxT
+		var fs []Finding
+		for _, rs := range traffic {
+			fs = append(fs, q.feed(rs)...)
+		}
+		return append(fs, q.flush()...)
+	}
+	one, two := run(1), run(2)
+	if len(forestFindings(two)) == 0 {
+		t.Fatal("no iforest finding at threshold 0.55: the test checks nothing")
+	}
+	if !reflect.DeepEqual(one, two) {
+		t.Errorf("findings differ: %d on one core, %d on two", len(one), len(two))
 	}
 }

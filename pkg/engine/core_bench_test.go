@@ -65,7 +65,7 @@ func BenchmarkCoreForest(b *testing.B) {
 	}
 	opts := testOptions()
 	opts.Detect.Forest = detect.ForestOptions{
-		Model: model, Reservoir: 20000, RetrainEvery: 6 * time.Hour,
+		Model: model, Reservoir: 20000, RetrainEvery: 6 * time.Hour, MinRequests: 1,
 		Train: iforest.Options{Extended: true, SampleSize: detect.DefaultForestSampleSize},
 	}
 	b.ReportAllocs()

@@ -122,7 +122,7 @@ func TestForestNamesPlantedFeature(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.feature, func(t *testing.T) {
-			p := newPipeline(Options{Forest: ForestOptions{Model: model, MinRequests: testMinRequests}})
+			p := newPipeline(Options{Forest: ForestOptions{Model: model, MinRequests: testMinRequests, Reservoir: 1 << 20}})
 			rng := rand.New(rand.NewPCG(11, 11))
 			var before []Finding
 			for m := range forestDay {
@@ -150,6 +150,14 @@ func TestForestNamesPlantedFeature(t *testing.T) {
 			iso := got[0].Isolated
 			if len(iso) == 0 || iso[0].Feature != c.feature || got[0].Feature != "isolation_score" {
 				t.Errorf("finding on %q, isolated by %+v; want isolation_score, by %s first", got[0].Feature, iso, c.feature)
+			}
+			// The window that alerted is no window to learn the next model
+			// from.
+			j := slices.Index(ForestFeatures, c.feature)
+			for _, row := range p.det.ForestRows() {
+				if row[j] == 1 {
+					t.Fatalf("the alerting window went into the reservoir: %v", row)
+				}
 			}
 			t.Logf("score %.3f (threshold %.2f), isolated by %+v", got[0].Observed, got[0].Threshold, iso)
 		})

@@ -150,6 +150,17 @@ func BenchmarkForestScore(b *testing.B) {
 	}
 }
 
+// BenchmarkForestScoreAbove is what the daemon pays per window: scoring
+// only as far as needed to tell whether the window passes a threshold of
+// 0.7, on rows like those the model learned from.
+func BenchmarkForestScoreAbove(b *testing.B) {
+	m, rows := benchModel(b, iforest.Options{Extended: true, SampleSize: DefaultForestSampleSize})
+	b.ResetTimer()
+	for i := range b.N {
+		m.ScoreAbove(rows[i%len(rows)], 0.7)
+	}
+}
+
 // BenchmarkForestFit is the cost of training sentinel's default forest
 // on 20000 windows, the reservoir a retraining learns from.
 func BenchmarkForestFit(b *testing.B) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/rs/zerolog"
+
 	"github.com/sentinel-project/sentinel/pkg/app"
 )
 
@@ -30,6 +32,10 @@ func checkCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		if _, err := app.Sources(c, nil); err != nil {
 			return err
 		}
+	}
+	// The model too: run refuses to start on one it cannot read.
+	if _, err := app.EngineOptions(c, zerolog.Nop()); err != nil {
+		return fmt.Errorf("%s: %w", *cfgPath, err)
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d sources, %d sinks, config hash %s)\n", *cfgPath, len(c.Sources), len(c.Alerts.Sinks), c.Hash())
 	return nil

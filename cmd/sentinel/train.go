@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -28,8 +29,15 @@ func trainCmd(ctx context.Context, args []string, stdin io.Reader, _, stderr io.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *rate <= 0 || *rate >= 1 {
-		return usageErr("--alert-rate %v: allowed is a share above 0 and below 1, such as 0.0001", *rate)
+	switch {
+	case *rate <= 0 || *rate >= 1:
+		return usageErr("--alert-rate %v: allowed is a share above 0 and below 1, such as 0.000002", *rate)
+	case *windows < engine.MinTrainWindows:
+		return usageErr("--windows %d: allowed is %d or more", *windows, engine.MinTrainWindows)
+	case *trees < 1 || *trees > 10000:
+		return usageErr("--trees %d: allowed is 1 to 10000", *trees)
+	case *sample < 16 || *sample > *windows:
+		return usageErr("--sample-size %d: allowed is 16 up to --windows (%d)", *sample, *windows)
 	}
 	c, sources, err := historySources(*cfgPath, fs.Args(), "the history to train on")
 	if err != nil {
@@ -47,6 +55,9 @@ func trainCmd(ctx context.Context, args []string, stdin io.Reader, _, stderr io.
 	res, err := engine.Train(ctx, opts, topts)
 	if err != nil {
 		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return fmt.Errorf("writing model: %w", err)
 	}
 	if err := state.WriteAtomic(path, res.Model.Save); err != nil {
 		return fmt.Errorf("writing model: %w", err)

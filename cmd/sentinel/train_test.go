@@ -18,11 +18,7 @@ import (
 // model raises an iforest alert naming that feature.
 func TestTrainThenScorePlantedWindow(t *testing.T) {
 	dir := t.TempDir()
-	hist := filepath.Join(dir, "history.log")
-	if _, stderr, code := sentinel(t, "", "generate", "--seed", "5", "--tokens", "60", "--days", "3",
-		"--attacks=false", "--out", hist); code != 0 {
-		t.Fatalf("generate: exit %d: %s", code, stderr)
-	}
+	hist := history(t, dir, "5", "60", "3")
 	model := filepath.Join(dir, "m.model")
 	// A generous alert rate: the point is the planted window, not the
 	// tail of ordinary ones.
@@ -65,6 +61,18 @@ func TestTrainThenScorePlantedWindow(t *testing.T) {
 	if !found {
 		t.Fatalf("no iforest alert for the planted window of %s at %v; alerts:\n%s", token, minute, out)
 	}
+}
+
+// history generates ordinary traffic of a seed into dir and returns the
+// file.
+func history(t *testing.T, dir, seed, tokens, days string) string {
+	t.Helper()
+	hist := filepath.Join(dir, "history.log")
+	if _, stderr, code := sentinel(t, "", "generate", "--seed", seed, "--tokens", tokens, "--days", days,
+		"--attacks=false", "--out", hist); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	return hist
 }
 
 type isolatedAlert struct {
@@ -160,4 +168,42 @@ func readLines(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// TestTrainWritesToANewStateDirAndRefusesBadFlags covers a first train
+// before any run, and flag values that would give a useless model.
+func TestTrainWritesToANewStateDirAndRefusesBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	hist := history(t, dir, "6", "40", "2")
+	stateDir := filepath.Join(dir, "not", "yet", "there")
+	cfg := filepath.Join(dir, "sentinel.yaml")
+	if err := os.WriteFile(cfg, []byte("state_dir: "+stateDir+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := sentinel(t, "", "train", "--config", cfg, hist); code != 0 {
+		t.Fatalf("train into a state directory that does not exist yet: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, "iforest.model")); err != nil {
+		t.Fatalf("no model in the state directory: %v", err)
+	}
+	// check answers whether run would start, so it reads the model too.
+	garbage := filepath.Join(dir, "bad.model")
+	if err := os.WriteFile(garbage, []byte("hi\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte("detect:\n  iforest:\n    model: "+garbage+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := sentinel(t, "", "check", "--config", cfg); code == 0 ||
+		!strings.Contains(stderr, "detect.iforest.model") || !strings.Contains(stderr, "not an isolation forest model") {
+		t.Errorf("check with a garbage model: exit %d: %s", code, stderr)
+	}
+	for _, bad := range [][]string{
+		{"--windows", "0"}, {"--trees", "0"}, {"--sample-size", "1"}, {"--alert-rate", "2"},
+	} {
+		_, stderr, code := sentinel(t, "", append(append([]string{"train"}, bad...), hist)...)
+		if code != 2 || !strings.Contains(stderr, bad[0]) || !strings.Contains(stderr, "allowed") {
+			t.Errorf("train %v: exit %d: %s; want a usage error naming the flag and what is allowed", bad, code, stderr)
+		}
+	}
 }

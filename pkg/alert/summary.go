@@ -446,10 +446,34 @@ func isolationSummary(a *Alert) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		name := strings.ReplaceAll(clip(iso.Feature, maxSummaryValue), "_", " ")
-		fmt.Fprintf(&b, "%s %s (typically %s)", name, formatNum(iso.Value), formatNum(iso.Typical))
+		b.WriteString(isolationPhrase(iso))
 	}
-	fmt.Fprintf(&b, "; score %s above %s.", strconv.FormatFloat(a.Observed, 'f', 2, 64),
-		strconv.FormatFloat(a.Observed/a.Score, 'f', 2, 64))
+	score, thr := a.Observed, a.Observed/a.Score
+	digits := 2
+	if strconv.FormatFloat(score, 'f', 2, 64) == strconv.FormatFloat(thr, 'f', 2, 64) {
+		digits = 3 // "0.70 above 0.70" says nothing
+	}
+	fmt.Fprintf(&b, "; score %s above %s.", strconv.FormatFloat(score, 'f', digits, 64),
+		strconv.FormatFloat(thr, 'f', digits, 64))
 	return b.String()
+}
+
+// isolationPhrase says one feature of an isolation-forest alert in the
+// units a person counts in: the forest's log-scale features as counts and
+// ratios to the token's usual.
+func isolationPhrase(iso Isolation) string {
+	switch f := iso.Feature; f {
+	case "log_messages", "log_distinct_ips":
+		noun := "messages"
+		if f == "log_distinct_ips" {
+			noun = "distinct addresses"
+		}
+		return fmt.Sprintf("%s %s (typically %s)", formatNum(math.Expm1(iso.Value)), noun,
+			formatNum(math.Expm1(iso.Typical)))
+	case "messages_vs_usual", "requests_vs_usual", "bytes_vs_usual":
+		return fmt.Sprintf("%s at %s its usual (typically %s)", strings.TrimSuffix(f, "_vs_usual"),
+			formatRatio(math.Exp(iso.Value)), formatRatio(math.Exp(iso.Typical)))
+	}
+	name := strings.ReplaceAll(clip(iso.Feature, maxSummaryValue), "_", " ")
+	return fmt.Sprintf("%s %s (typically %s)", name, formatNum(iso.Value), formatNum(iso.Typical))
 }

@@ -53,7 +53,7 @@ func EngineOptions(c *config.Config, log zerolog.Logger) (engine.Options, error)
 	if m := forest.Model; m != nil {
 		meta := m.Meta()
 		log.Info().Str("model", string(src)).Time("trained_at", meta.TrainedAt).Int("windows", meta.Rows).
-			Float64("threshold", forest.Threshold).Float64("model_threshold", meta.Threshold).
+			Float64("threshold", forest.ThresholdFor(m)).Float64("calibrated_threshold", meta.Threshold).
 			Msg("isolation forest loaded")
 	}
 	return o, nil

@@ -201,7 +201,13 @@ func (m *Model) Explain(x []float64, n int) []Isolation {
 		}
 		return 0
 	})
-	return out[:min(n, len(out))]
+	// Features that barely move the score next to the first say nothing
+	// to the person reading the alert.
+	keep := 0
+	for keep < min(n, len(out)) && (keep == 0 || out[keep].Weight >= max(1e-3, out[0].Weight/10)) {
+		keep++
+	}
+	return out[:keep]
 }
 
 // ratePrior is how many ordinary requests a rate is shrunk with: two

@@ -52,8 +52,9 @@ type ForestOptions struct {
 	// that no other detector found anomalous, for calibration.
 	Scored func(score float64)
 	// Retrained, when set, is called when a retrained model takes over,
-	// with the number of windows its shadow scored.
-	Retrained func(m *Model, shadowed int64)
+	// with the number of windows its shadow scored and the threshold now
+	// in effect.
+	Retrained func(m *Model, shadowed int64, threshold float64)
 }
 
 // Forest defaults.
@@ -104,13 +105,21 @@ func newForestRun(o ForestOptions) *forestRun {
 
 func (f *forestRun) setModel(m *Model) {
 	f.model = m
-	f.thr = f.opts.Threshold
-	if f.thr <= 0 && m != nil {
-		f.thr = m.meta.Threshold
+	f.thr = f.opts.ThresholdFor(m)
+}
+
+// ThresholdFor returns the threshold that windows scored by m face: the
+// configured one when set, else m's calibrated one, else
+// DefaultForestThreshold. A configured threshold holds for retrained
+// models too.
+func (o ForestOptions) ThresholdFor(m *Model) float64 {
+	switch {
+	case o.Threshold > 0:
+		return o.Threshold
+	case m != nil && m.meta.Threshold > 0:
+		return m.meta.Threshold
 	}
-	if f.thr <= 0 {
-		f.thr = DefaultForestThreshold
-	}
+	return DefaultForestThreshold
 }
 
 // forestJob is the isolation forest's part of closing one window.

@@ -153,7 +153,7 @@ func (d *Detector) promote(now, every int64) {
 	r.shadow, r.top, r.due = nil, nil, now+every
 	f.setModel(m)
 	if f.opts.Retrained != nil {
-		f.opts.Retrained(m, r.count)
+		f.opts.Retrained(m, r.count, f.thr)
 	}
 }
 

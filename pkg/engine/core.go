@@ -54,10 +54,11 @@ type core struct {
 func newCore(opts Options, emit func(*alert.Alert)) *core {
 	if f := &opts.Detect.Forest; f.Retrained == nil {
 		log := opts.Logger
-		f.Retrained = func(m *detect.Model, shadowed int64) {
+		f.Retrained = func(m *detect.Model, shadowed int64, threshold float64) {
 			meta := m.Meta()
 			log.Info().Int("trained_on", meta.Rows).Int64("calibrated_on", shadowed).
-				Float64("threshold", meta.Threshold).Msg("isolation forest: retrained model took over")
+				Float64("threshold", threshold).Float64("calibrated_threshold", meta.Threshold).
+				Msg("isolation forest: retrained model took over")
 		}
 	}
 	return &core{

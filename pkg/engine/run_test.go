@@ -16,7 +16,10 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"github.com/sentinel-project/sentinel/models"
 	"github.com/sentinel-project/sentinel/pkg/alert"
+	"github.com/sentinel-project/sentinel/pkg/detect"
+	"github.com/sentinel-project/sentinel/pkg/detect/iforest"
 	"github.com/sentinel-project/sentinel/pkg/gen"
 	"github.com/sentinel-project/sentinel/pkg/state"
 )
@@ -45,9 +48,19 @@ func (c *collector) snapshot() []string {
 // read the whole file.
 func unflushedAlerts(t *testing.T, path string) []string {
 	t.Helper()
+	return unflushedAlertsWith(t, path, testOptions(), func(*alert.Alert) {})
+}
+
+// unflushedAlertsWith is unflushedAlerts with options, showing each alert
+// to seen.
+func unflushedAlertsWith(t *testing.T, path string, opts Options, seen func(*alert.Alert)) []string {
+	t.Helper()
 	var ids []string
-	c := newCore(testOptions(), func(a *alert.Alert) { ids = append(ids, a.ID) })
-	ro := ReplayOptions{Options: testOptions(), Sources: []Source{canonicalSource(path)}}
+	c := newCore(opts, func(a *alert.Alert) {
+		ids = append(ids, a.ID)
+		seen(a)
+	})
+	ro := ReplayOptions{Options: opts, Sources: []Source{canonicalSource(path)}}
 	if _, err := replayInto(context.Background(), ro, c); err != nil {
 		t.Fatal(err)
 	}
@@ -117,15 +130,23 @@ func TestRunResumesAfterStopWithLinesWrittenMeanwhile(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatal("the generated traffic raised no alerts")
 	}
+	got := stopAndResume(t, dir, full, testOptions(), nil)
+	assertSameAlerts(t, got, want)
+}
+
+// stopAndResume follows the first two thirds of full, stops, calls
+// between with the state directory, then restarts with the rest written
+// meanwhile, and returns the ids of the alerts delivered.
+func stopAndResume(t *testing.T, dir, full string, o Options, between func(stateDir string)) []string {
+	t.Helper()
 	data, _ := os.ReadFile(full)
 	cut := int64(bytes.IndexByte(data[len(data)*2/3:], '\n') + len(data)*2/3 + 1)
-
 	live := filepath.Join(dir, "live.log")
 	os.WriteFile(live, data[:cut], 0o644)
 	stateDir := filepath.Join(dir, "state")
 	got := &collector{}
 	opts := RunOptions{
-		Options:            testOptions(),
+		Options:            o,
 		Sources:            []Source{canonicalSource(live)},
 		StateDir:           stateDir,
 		CheckpointInterval: 50 * time.Millisecond,
@@ -134,6 +155,9 @@ func TestRunResumesAfterStopWithLinesWrittenMeanwhile(t *testing.T) {
 	stop := startRun(t, opts)
 	waitCheckpoint(t, stateDir, live, cut)
 	stop()
+	if between != nil {
+		between(stateDir)
+	}
 
 	// Lines written while sentinel is down must be read on restart.
 	f, _ := os.OpenFile(live, os.O_APPEND|os.O_WRONLY, 0)
@@ -142,8 +166,59 @@ func TestRunResumesAfterStopWithLinesWrittenMeanwhile(t *testing.T) {
 	stop = startRun(t, opts)
 	waitCheckpoint(t, stateDir, live, int64(len(data)))
 	stop()
+	return got.snapshot()
+}
 
-	assertSameAlerts(t, got.snapshot(), want)
+// TestRunKeepsTheForestAcrossRestart runs with the isolation forest
+// retraining every six hours, stops after a retrained model took over, and
+// restarts: the alerts must be those of one uninterrupted replay, which
+// they are only if the reservoir, the model in use and the one in its
+// shadow all came back; the models must be in files of their own.
+func TestRunKeepsTheForestAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	full, _ := generate(t, dir, gen.Options{Seed: 8, Tokens: 150, Duration: 6 * 24 * time.Hour, Attacks: true})
+	model, err := detect.LoadModel(bytes.NewReader(models.IForest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	retrained := 0
+	opts := testOptions()
+	// Retrained models calibrated to alert on one window in a hundred:
+	// their alerts tell them apart.
+	opts.Detect.Forest = detect.ForestOptions{
+		Model: model, Reservoir: 5000, RetrainEvery: 6 * time.Hour, Shadow: 6 * time.Hour, AlertRate: 0.01,
+		Train:     iforest.Options{Extended: true, Trees: 20, SampleSize: 256},
+		Retrained: func(*detect.Model, int64, float64) { retrained++ },
+	}
+	forest := 0
+	want := unflushedAlertsWith(t, full, opts, func(a *alert.Alert) {
+		if a.Detector == "iforest" {
+			forest++
+		}
+	})
+	t.Logf("retrained %d, forest alerts %d of %d", retrained, forest, len(want))
+	if retrained < 2 || forest == 0 {
+		t.Fatalf("%d retrained models took over in six days, and the forest alerted %d times; the test needs both",
+			retrained, forest)
+	}
+	opts.Detect.Forest.Retrained = nil
+	got := stopAndResume(t, dir, full, opts, func(stateDir string) {
+		var cp checkpoint
+		if err := state.Load(filepath.Join(stateDir, checkpointFile), &cp); err != nil {
+			t.Fatal(err)
+		}
+		if cp.Models.Model == "" || len(cp.Detect.Forest.Model) != 0 {
+			t.Fatalf("checkpoint models %+v, %d model bytes inline; want the retrained model in a file of its own",
+				cp.Models, len(cp.Detect.Forest.Model))
+		}
+		files, _ := filepath.Glob(filepath.Join(stateDir, modelPrefix+"*"))
+		for _, f := range files {
+			if name := filepath.Base(f); name != cp.Models.Model && name != cp.Models.Trained && name != cp.Models.Shadow {
+				t.Errorf("model file %s is left over from an earlier checkpoint", name)
+			}
+		}
+	})
+	assertSameAlerts(t, got, want)
 }
 
 func assertSameAlerts(t *testing.T, got, want []string) {

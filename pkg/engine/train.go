@@ -26,8 +26,8 @@ type TrainOptions struct {
 const (
 	DefaultTrainWindows   = 200_000
 	DefaultTrainAlertRate = detect.DefaultAlertRate
-	// minTrainWindows is the fewest windows worth a model.
-	minTrainWindows = 1000
+	// MinTrainWindows is the fewest windows worth a model.
+	MinTrainWindows = 1000
 )
 
 // TrainResult is a trained model and how it came about.
@@ -64,9 +64,9 @@ func Train(ctx context.Context, opts ReplayOptions, t TrainOptions) (*TrainResul
 	}
 	c.flush()
 	rows := c.det.ForestRows()
-	if len(rows) < minTrainWindows {
-		return nil, fmt.Errorf("training isolation forest: the history gave %d ordinary windows of ready tokens, at least %d are needed (a token is ready after an hour and 10 busy minutes)",
-			len(rows), minTrainWindows)
+	if len(rows) < MinTrainWindows {
+		return nil, fmt.Errorf("training isolation forest: the history gave %d ordinary windows of ready tokens, at least %d are needed (a token's windows count once it has an hour and 60 busy minutes of history)",
+			len(rows), MinTrainWindows)
 	}
 	m, err := detect.FitModel(rows, t.Forest)
 	if err != nil {

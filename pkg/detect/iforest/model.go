@@ -321,7 +321,7 @@ func (d *decoder) forest() (*Forest, Meta, error) {
 
 func (d *decoder) header(f *Forest, m *Meta) error {
 	if got := string(d.read(len(magic))); d.err != nil {
-		return d.err
+		return fmt.Errorf("not an isolation forest model: shorter than its %d-byte header", len(magic))
 	} else if got != magic {
 		return fmt.Errorf("not an isolation forest model: starts with %q, want %q", got, magic)
 	}

@@ -1,0 +1,28 @@
+package alert
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestIsolationSummary(t *testing.T) {
+	start := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	a := &Alert{
+		Entity: EntityToken, Key: "3f9a1c0b2e4d", TokenHint: "a7b1", Detector: "iforest",
+		Feature: "isolation_score", Observed: 0.7004, Score: 0.7004 / 0.6994,
+		WindowStart: start, WindowEnd: start.Add(time.Minute), TopIPs: []string{"203.0.113.9"},
+		IsolatedBy: []Isolation{
+			{Feature: "new_network_and_client", Value: 1, Typical: 0, Weight: 0.2},
+			{Feature: "log_messages", Value: math.Log1p(25), Typical: 0, Weight: 0.05},
+			{Feature: "messages_vs_usual", Value: math.Log(4.5), Typical: 0, Weight: 0.03},
+		},
+	}
+	got := Summarize(a)
+	want := "Token 3f9a1c0b2e4d (…a7b1) had a minute unlike its usual from 203.0.113.9: " +
+		"new network and client 1 (typically 0), 25 messages (typically 0), " +
+		"messages at 4.5× its usual (typically 1×); score 0.700 above 0.699."
+	if got != want {
+		t.Errorf("summary\n got %s\nwant %s", got, want)
+	}
+}

@@ -305,9 +305,15 @@ func TestForestScoresAlikeOnAnyCores(t *testing.T) {
 	for i := range traffic {
 		traffic[i] = ordinary(rng, ts, 240+i)
 	}
-	run := func(procs int) []Finding {
+	// Retraining every 20 minutes puts a model in the shadow of the one in
+	// use for most of the two hours: its scores are taken in parallel too.
+	o := Options{Forest: ForestOptions{
+		Model: model, Reservoir: 5000, RetrainEvery: 20 * time.Minute, Shadow: time.Hour,
+		Train: iforest.Options{Extended: true, Trees: 10, SampleSize: 256},
+	}}
+	run := func(procs int) ([]Finding, *ForestState) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-		q := newPipeline(Options{Forest: ForestOptions{Model: model}})
+		q := newPipeline(o)
 		if err := q.det.Restore(snap); err != nil {
 			t.Fatal(err)
 		}
@@ -319,13 +325,21 @@ func TestForestScoresAlikeOnAnyCores(t *testing.T) {
 		for _, rs := range traffic {
 			fs = append(fs, q.feed(rs)...)
 		}
-		return append(fs, q.flush()...)
+		return append(fs, q.flush()...), q.det.Snapshot().Forest
 	}
-	one, two := run(1), run(2)
+	one, s1 := run(1)
+	two, s2 := run(2)
 	if len(forestFindings(two)) == 0 {
 		t.Fatal("no iforest finding at threshold 0.55: the test checks nothing")
 	}
 	if !reflect.DeepEqual(one, two) {
 		t.Errorf("findings differ: %d on one core, %d on two", len(one), len(two))
+	}
+	if len(s2.Shadow) == 0 || s2.Count == 0 || len(s2.Top) == 0 {
+		t.Fatalf("no model in its shadow at the end (%d windows scored): the test checks nothing of it", s2.Count)
+	}
+	if s1.Count != s2.Count || !slices.Equal(s1.Top, s2.Top) {
+		t.Errorf("the shadow's calibration differs: %d windows, top %v on one core; %d, %v on two",
+			s1.Count, s1.Top[len(s1.Top)-3:], s2.Count, s2.Top[len(s2.Top)-3:])
 	}
 }

@@ -128,7 +128,11 @@ type forestJob struct {
 	learnable bool // the window may be learned from
 	above     bool // its score passed the threshold
 	score     float64
-	x         [numForest]float64
+	// shadowed says the model in its shadow scores the window too;
+	// shadowTop that its score, shadow, may be among the highest.
+	shadowed, shadowTop bool
+	shadow              float64
+	x                   [numForest]float64
 }
 
 // forestVector decides whether c's window is for the forest, a closed
@@ -159,9 +163,13 @@ func (d *Detector) scoreForest(jobs []closing) {
 	if f.model == nil {
 		return
 	}
+	shadowFloor := f.next.sample(jobs)
 	score := func(j *forestJob) {
 		if !j.scored {
 			return
+		}
+		if j.shadowed {
+			j.shadow, j.shadowTop = f.next.shadow.ScoreAbove(j.x[:], shadowFloor)
 		}
 		if f.opts.Scored != nil {
 			j.score = f.model.Score(j.x[:])
@@ -204,7 +212,7 @@ func (d *Detector) forestVerdict(c *closing) *Finding {
 	if f.opts.Scored != nil {
 		f.opts.Scored(j.score)
 	}
-	f.next.shadowScore(j.x[:])
+	f.next.record(j)
 	if !j.above {
 		f.res.add(j.x[:])
 		return nil

@@ -106,26 +106,39 @@ func (r *retraining) pickUp(now, every, shadow int64) {
 	r.shadow, r.until, r.offered, r.count, r.top = m, now+shadow, 0, 0, r.top[:0]
 }
 
-// shadowScore scores x, an ordinary window, with the model in its
-// shadow: one window in shadowSample, which still gives a busy day's
+// sample picks, in window order, the windows of jobs that the model in
+// its shadow scores: one in shadowSample, which still gives a busy day's
 // windows by the ten thousand and keeps the shadow's cost a fraction of
-// scoring. Only the highest scores matter, so a window that cannot be
-// among them is let go as soon as that is certain.
-func (r *retraining) shadowScore(x []float64) {
+// scoring. It returns the score below which a window cannot be among the
+// highest kept, so that scoring can stop early; the floor only rises
+// while the windows are recorded, so scoring them all against it and
+// recording them in order keeps what scoring them one by one would.
+func (r *retraining) sample(jobs []closing) float64 {
 	if r.shadow == nil {
-		return
+		return 0
 	}
-	r.offered++
-	if r.offered%shadowSample != 0 {
+	for i := range jobs {
+		j := &jobs[i].forest
+		if !j.scored {
+			continue
+		}
+		r.offered++
+		j.shadowed = r.offered%shadowSample == 0
+	}
+	if len(r.top) < topKept {
+		return 0
+	}
+	return math.Nextafter(r.top[0], 1)
+}
+
+// record keeps the shadow's score of j, if among the highest.
+func (r *retraining) record(j *forestJob) {
+	if r.shadow == nil || !j.shadowed {
 		return
 	}
 	r.count++
-	floor := 0.0
-	if len(r.top) == topKept {
-		floor = math.Nextafter(r.top[0], 1)
-	}
-	s, ok := r.shadow.ScoreAbove(x, floor)
-	if !ok {
+	s := j.shadow
+	if !j.shadowTop || len(r.top) == topKept && s <= r.top[0] {
 		return
 	}
 	if len(r.top) == topKept {

@@ -48,7 +48,7 @@ func TestMistakesNameTheField(t *testing.T) {
 		{"negative z", "detect:\n  z: -1\n", "detect.z", "positive"},
 		{"ratio below one", "detect:\n  ratio: 0.5\n", "detect.ratio", "1 or more"},
 		{"forest threshold", "detect:\n  iforest:\n    threshold: 0.3\n", "detect.iforest.threshold", "from 0.5"},
-		{"forest reservoir", "detect:\n  iforest:\n    reservoir: -5\n", "detect.iforest.reservoir", "up to 10000000"},
+		{"forest reservoir", "detect:\n  iforest:\n    reservoir: -5\n", "detect.iforest.reservoir", "up to 1000000"},
 		{"forest retrain", "detect:\n  iforest:\n    retrain_every: -1h\n", "detect.iforest.retrain_every", "retrain: false"},
 		{"forest unknown key", "detect:\n  iforest:\n    trees: 50\n", "detect.iforest.trees", "enabled, model, threshold"},
 		{"log level", "log:\n  level: loud\n", "log.level", "debug, info"},

@@ -187,8 +187,9 @@ func (c *Config) validateIForest() []error {
 	if f.RetrainEvery < 0 {
 		errs = append(errs, c.fieldErr("detect.iforest.retrain_every", "%v is negative: allowed is a positive duration (retrain: false turns retraining off)", f.RetrainEvery))
 	}
-	if f.Reservoir < 0 || f.Reservoir > 10_000_000 {
-		errs = append(errs, c.fieldErr("detect.iforest.reservoir", "%d: allowed is 0 (the default, 20000) up to 10000000 windows", f.Reservoir))
+	if f.Reservoir < 0 || f.Reservoir > 1_000_000 {
+		// Each window is 44 bytes in every checkpoint.
+		errs = append(errs, c.fieldErr("detect.iforest.reservoir", "%d: allowed is 0 (the default, 20000) up to 1000000 windows", f.Reservoir))
 	}
 	return errs
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"time"
@@ -31,10 +32,11 @@ type ForestOptions struct {
 	// uniform sample of all seen, until the first retraining, and after
 	// each mostly of those since the one before. 0 keeps none.
 	Reservoir int
-	// RetrainEvery is the event time between retrainings on the
-	// reservoir; 0 never retrains. See retrain.go for the life of a
-	// retrained model: trained in the background, then calibrated in the
-	// shadow of the model in use for Shadow, then swapped in.
+	// RetrainEvery is the event time between the starts of retrainings
+	// on the reservoir, or Shadow and a minute when that is longer; 0
+	// never retrains. See retrain.go for the life of a retrained model:
+	// trained in the background, then calibrated in the shadow of the
+	// model in use for Shadow, then swapped in.
 	RetrainEvery time.Duration
 	// Shadow is how long, in event time, a retrained model scores beside
 	// the one in use before it replaces it; default 24h, a whole daily
@@ -53,8 +55,10 @@ type ForestOptions struct {
 	Scored func(score float64)
 	// Retrained, when set, is called when a retrained model takes over,
 	// with the number of windows its shadow scored and the threshold now
-	// in effect.
-	Retrained func(m *Model, shadowed int64, threshold float64)
+	// in effect; RetrainFailed when a fit failed, and the model in use
+	// stays.
+	Retrained     func(m *Model, shadowed int64, threshold float64)
+	RetrainFailed func(err error)
 }
 
 // Forest defaults.
@@ -142,14 +146,28 @@ func (d *Detector) forestVector(c *closing) {
 	f, e, w := d.forest, c.e, c.w
 	j := &c.forest
 	*j = forestJob{learnable: c.anomalous == 0 && !d.inEpisode(e)}
-	if w.Kind != features.Token || e.thrDet != detEWMA || e.active < forestWarmWindows ||
+	if !f.active() || w.Kind != features.Token || e.thrDet != detEWMA || e.active < forestWarmWindows ||
 		w.V[features.Requests] < f.opts.MinRequests || !j.learnable {
 		// A window already reported, or part of an incident that was,
 		// would give a second alert that says nothing new.
 		return
 	}
 	d.vector(&j.x, e, w, c.r, c.k)
-	j.scored = true
+	// Extreme weights (a sample rate of 1e-300) can overflow a count; a
+	// vector that is not finite can be neither scored nor learned from.
+	j.scored = finite(j.x[:])
+}
+
+// active reports whether the forest scores or collects anything.
+func (f *forestRun) active() bool { return f.model != nil || f.res.size > 0 }
+
+func finite(x []float64) bool {
+	for _, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // parallelScoreMin is the fewest windows worth scoring on several cores.
@@ -212,9 +230,9 @@ func (d *Detector) forestVerdict(c *closing) *Finding {
 	if f.opts.Scored != nil {
 		f.opts.Scored(j.score)
 	}
-	f.next.record(j)
 	if !j.above {
 		f.res.add(j.x[:])
+		f.next.record(j)
 		return nil
 	}
 	// The window is not sampled for the next model, but its networks and
@@ -238,7 +256,7 @@ func (d *Detector) inEpisode(e *entity) bool {
 // unless a per-feature detector found it anomalous: a bulk download from
 // a new address must not make the address the token's own.
 func (d *Detector) learnProfile(e *entity, w *features.Window, learnable bool) {
-	if w.Kind != features.Token || !learnable {
+	if w.Kind != features.Token || !learnable || !d.forest.active() {
 		return
 	}
 	if e.prof == nil {

@@ -14,10 +14,10 @@ const (
 	maxNets    = 8
 	maxClients = 4
 	// knownAfter is how many windows a network or client must have been
-	// seen in before it is the token's own. A tenant that moves to new
-	// servers looks new for that many busy minutes, then ordinary; an
-	// attacker's network looks new for as long as his windows are found
-	// anomalous, because those are not learned from.
+	// seen in, since it last took a place in the profile, before it is the
+	// token's own. A tenant that moves to new servers, or an attacker,
+	// looks new for that many busy minutes: long enough to alert, short
+	// enough that a move does not alert for good.
 	knownAfter = 5
 	// hourCap bounds the per-hour counts: when one reaches it, all are
 	// halved, so the profile follows a tenant whose hours change.

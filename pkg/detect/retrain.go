@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -38,8 +39,11 @@ const (
 
 // retraining is the next model's progress through those steps.
 type retraining struct {
-	due      int64 // event time of the next fit; 0 before the first window
-	training <-chan *Model
+	// due is the event time of the next fit, every RetrainEvery from the
+	// start of the last one, but not while a model is in its shadow; 0
+	// before the first window.
+	due      int64
+	training <-chan fitResult
 	pickAt   int64
 	shadow   *Model
 	until    int64     // end of the shadow
@@ -59,11 +63,11 @@ func (d *Detector) retrainForest(now int64) {
 	switch {
 	case r.training != nil:
 		if now >= r.pickAt {
-			r.pickUp(now, every, int64(f.opts.Shadow))
+			f.pickUp(now)
 		}
 	case r.shadow != nil:
 		if now >= r.until {
-			d.promote(now, every)
+			d.promote(now)
 		}
 	case r.due == 0:
 		r.due = now + every
@@ -77,33 +81,41 @@ func (d *Detector) retrainForest(now int64) {
 // learns mostly from the windows after this one.
 func (f *forestRun) startFit(now, every int64) {
 	r := &f.next
+	r.due = now + every
 	if f.res.len() < minRetrainRows {
-		r.due = now + every
 		return
 	}
 	rows := f.res.rows()
 	f.res.seen = min(f.res.seen, int64(f.res.size))
 	opts := f.opts.Train
 	opts.Seed = f.opts.Seed ^ uint64(now)
-	done := make(chan *Model, 1)
+	done := make(chan fitResult, 1)
 	go func() {
 		m, err := FitModel(rows, opts)
-		if err != nil {
-			m = nil // the rows were checked; keep the model in use
-		}
-		done <- m
+		done <- fitResult{m, err}
 	}()
 	r.training, r.pickAt = done, now+int64(pickUpAfter)
 }
 
-func (r *retraining) pickUp(now, every, shadow int64) {
-	m := <-r.training
+// fitResult is what a background fit delivers.
+type fitResult struct {
+	m   *Model
+	err error
+}
+
+// pickUp puts the fitted model in its shadow; a failed fit leaves the
+// model in use, and is reported.
+func (f *forestRun) pickUp(now int64) {
+	r := &f.next
+	res := <-r.training
 	r.training = nil
-	if m == nil {
-		r.due = now + every
+	if res.err != nil {
+		if f.opts.RetrainFailed != nil {
+			f.opts.RetrainFailed(res.err)
+		}
 		return
 	}
-	r.shadow, r.until, r.offered, r.count, r.top = m, now+shadow, 0, 0, r.top[:0]
+	r.shadow, r.until, r.offered, r.count, r.top = res.m, now+int64(f.opts.Shadow), 0, 0, r.top[:0]
 }
 
 // sample picks, in window order, the windows of jobs that the model in
@@ -155,7 +167,7 @@ func (r *retraining) threshold(rate float64) float64 {
 }
 
 // promote puts the shadow model in use, once it has scored enough.
-func (d *Detector) promote(now, every int64) {
+func (d *Detector) promote(now int64) {
 	f := d.forest
 	r := &f.next
 	if r.count < minShadowWindows {
@@ -163,7 +175,7 @@ func (d *Detector) promote(now, every int64) {
 		return
 	}
 	m := r.shadow.WithThreshold(r.threshold(f.opts.AlertRate))
-	r.shadow, r.top, r.due = nil, nil, now+every
+	r.shadow, r.top = nil, nil
 	f.setModel(m)
 	if f.opts.Retrained != nil {
 		f.opts.Retrained(m, r.count, f.thr)
@@ -214,9 +226,9 @@ func (f *forestRun) state() *ForestState {
 	}
 	if r.training != nil {
 		// A fit takes milliseconds: wait for it rather than lose it.
-		m := <-r.training
-		r.training = modelChan(m)
-		s.Trained = enc(m)
+		res := <-r.training
+		r.training = resultChan(res)
+		s.Trained = enc(res.m)
 	}
 	s.Shadow = enc(r.shadow)
 	// Encoding a model takes milliseconds and megabytes: each is encoded
@@ -225,9 +237,9 @@ func (f *forestRun) state() *ForestState {
 	return s
 }
 
-func modelChan(m *Model) <-chan *Model {
-	ch := make(chan *Model, 1)
-	ch <- m
+func resultChan(res fitResult) <-chan fitResult {
+	ch := make(chan fitResult, 1)
+	ch <- res
 	return ch
 }
 
@@ -251,15 +263,28 @@ func modelBytes(m *Model) []byte {
 	return buf.Bytes()
 }
 
+// ErrForestModel marks a restore that failed on one of the forest's
+// retrained models: the caller may drop them (ForestState.DropModels) and
+// restore the rest.
+var ErrForestModel = errors.New("isolation forest model of the checkpoint")
+
 func loadBytes(what string, b []byte) (*Model, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
 	m, err := LoadModel(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%s model: %w", what, err)
+		return nil, fmt.Errorf("%w: %s model: %w", ErrForestModel, what, err)
 	}
 	return m, nil
+}
+
+// DropModels forgets the retrained models, keeping the reservoir: a
+// restore then scores with the configured model until the next
+// retraining.
+func (s *ForestState) DropModels() {
+	s.Model, s.Trained, s.Shadow = nil, nil, nil
+	s.PickAt, s.Until, s.Offered, s.Count, s.Top = 0, 0, 0, 0, nil
 }
 
 func (f *forestRun) restore(s *ForestState) error {
@@ -307,7 +332,7 @@ func (f *forestRun) restoreModels(s *ForestState) error {
 		return fmt.Errorf("shadow scores: %d, sorted %v; want at most %d, sorted", len(r.top), slices.IsSorted(r.top), topKept)
 	}
 	if trained != nil {
-		r.training = modelChan(trained)
+		r.training = resultChan(fitResult{m: trained})
 	}
 	r.shadow = shadow
 	return nil

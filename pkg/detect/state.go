@@ -17,8 +17,8 @@ type DetState struct {
 	Population [features.NumKinds]PopulationState
 	PopVersion uint32
 	LastSweep  int64
-	// Forest is the isolation forest's collected windows and retrained
-	// model; nil when it has neither.
+	// Forest is the isolation forest's collected windows, retrained
+	// models and the next model's progress.
 	Forest *ForestState
 }
 

@@ -61,6 +61,12 @@ func newCore(opts Options, emit func(*alert.Alert)) *core {
 				Msg("isolation forest: retrained model took over")
 		}
 	}
+	if f := &opts.Detect.Forest; f.RetrainFailed == nil {
+		log := opts.Logger
+		f.RetrainFailed = func(err error) {
+			log.Warn().Err(err).Msg("isolation forest: retraining failed; the model in use stays")
+		}
+	}
 	return &core{
 		opts: opts,
 		agg:  features.New(opts.Features),
@@ -219,9 +225,9 @@ func (c *core) toAlert(f *detect.Finding) *alert.Alert {
 		Label:       c.opts.Labels[f.Key],
 		Detector:    f.Detector,
 		Feature:     f.Feature,
-		Observed:    round(f.Observed, 2),
+		Observed:    round(f.Observed, observedDigits(f)),
 		Expected:    round(f.Expected, 2),
-		Score:       round(f.Score, 3),
+		Score:       round(f.Score, max(3, observedDigits(f))),
 		Severity:    f.Severity,
 		WindowStart: f.WindowStart.UTC(),
 		WindowEnd:   f.WindowEnd.UTC(),
@@ -240,6 +246,16 @@ func (c *core) toAlert(f *detect.Finding) *alert.Alert {
 	}
 	a.Summary = alert.Summarize(a)
 	return a
+}
+
+// observedDigits is how many decimals an alert keeps of a finding's
+// observed value and score: two of a count, four of a forest's score,
+// which lies between 0.5 and 1 and is compared with a threshold near it.
+func observedDigits(f *detect.Finding) int {
+	if f.Detector == "iforest" {
+		return 4
+	}
+	return 2
 }
 
 // round keeps the digits a person reads: baselines are float32 inside the

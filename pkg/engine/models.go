@@ -18,20 +18,28 @@ import (
 // modelRefs names the files that hold the isolation forest's models of a
 // checkpoint. A checkpoint is rewritten every few seconds and a model
 // changes once a day, at megabytes a model: each is written once, to a
-// file named by its content, and the checkpoint names it.
+// file named by its content in a folder of the state directory that
+// sentinel alone writes to, and the checkpoint names it.
 type modelRefs struct {
 	Model, Trained, Shadow string
 }
 
-const modelPrefix = "iforest-"
+const (
+	modelDir    = "forest"
+	modelPrefix = "retrained-"
+)
+
+// errModelFile marks a model file of the checkpoint that cannot be read.
+var errModelFile = errors.New("reading isolation forest model of the checkpoint")
 
 // storeModels writes the models of fst to dir, unless already there, and
 // takes them out of fst.
-func storeModels(dir string, fst *detect.ForestState) (modelRefs, error) {
+func storeModels(stateDir string, fst *detect.ForestState) (modelRefs, error) {
 	var refs modelRefs
 	if fst == nil {
 		return refs, nil
 	}
+	dir := filepath.Join(stateDir, modelDir)
 	for _, m := range []struct {
 		data *[]byte
 		ref  *string
@@ -43,6 +51,9 @@ func storeModels(dir string, fst *detect.ForestState) (modelRefs, error) {
 		name := modelPrefix + hex.EncodeToString(sum[:12]) + ".model"
 		path := filepath.Join(dir, name)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return modelRefs{}, fmt.Errorf("saving isolation forest model: %w", err)
+			}
 			data := *m.data
 			if err := state.WriteAtomic(path, func(w io.Writer) error {
 				_, err := w.Write(data)
@@ -57,10 +68,11 @@ func storeModels(dir string, fst *detect.ForestState) (modelRefs, error) {
 }
 
 // loadModels puts back into fst the models refs names.
-func loadModels(dir string, fst *detect.ForestState, refs modelRefs) error {
+func loadModels(stateDir string, fst *detect.ForestState, refs modelRefs) error {
 	if fst == nil {
 		return nil
 	}
+	dir := filepath.Join(stateDir, modelDir)
 	for _, m := range []struct {
 		data *[]byte
 		ref  string
@@ -70,17 +82,21 @@ func loadModels(dir string, fst *detect.ForestState, refs modelRefs) error {
 		}
 		data, err := os.ReadFile(filepath.Join(dir, filepath.Base(m.ref)))
 		if err != nil {
-			return fmt.Errorf("reading isolation forest model of the checkpoint: %w", err)
+			return fmt.Errorf("%w: %w", errModelFile, err)
 		}
 		*m.data = data
 	}
 	return nil
 }
 
-// pruneModels removes the model files of dir that refs does not name:
-// those of earlier checkpoints.
-func pruneModels(dir string, refs modelRefs) error {
+// pruneModels removes the model files that refs does not name: those of
+// earlier checkpoints. It touches nothing outside its own folder.
+func pruneModels(stateDir string, refs modelRefs) error {
+	dir := filepath.Join(stateDir, modelDir)
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -169,12 +169,17 @@ func (r *runner) restore() error {
 	if err := r.core.agg.Restore(cp.Features); err != nil {
 		return fmt.Errorf("restoring windows from checkpoint: %w", err)
 	}
-	if err := loadModels(r.opts.StateDir, cp.Detect.Forest, cp.Models); err != nil {
+	err = loadModels(r.opts.StateDir, cp.Detect.Forest, cp.Models)
+	if err == nil {
+		err = r.core.det.Restore(cp.Detect)
+	}
+	if err != nil && cp.Detect.Forest != nil && (errors.Is(err, detect.ErrForestModel) || errors.Is(err, errModelFile)) {
 		// Losing a retrained model costs a retraining, not the baselines.
 		r.log.Warn().Err(err).Msg("isolation forest: scoring with the configured model until the next retraining")
-		cp.Detect.Forest.Model, cp.Detect.Forest.Trained, cp.Detect.Forest.Shadow = nil, nil, nil
+		cp.Detect.Forest.DropModels()
+		err = r.core.det.Restore(cp.Detect)
 	}
-	if err := r.core.det.Restore(cp.Detect); err != nil {
+	if err != nil {
 		return fmt.Errorf("restoring baselines from checkpoint: %w", err)
 	}
 	r.core.rejects.Restore(cp.Rejects)

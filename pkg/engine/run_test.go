@@ -211,7 +211,7 @@ func TestRunKeepsTheForestAcrossRestart(t *testing.T) {
 			t.Fatalf("checkpoint models %+v, %d model bytes inline; want the retrained model in a file of its own",
 				cp.Models, len(cp.Detect.Forest.Model))
 		}
-		files, _ := filepath.Glob(filepath.Join(stateDir, modelPrefix+"*"))
+		files, _ := filepath.Glob(filepath.Join(stateDir, modelDir, modelPrefix+"*"))
 		for _, f := range files {
 			if name := filepath.Base(f); name != cp.Models.Model && name != cp.Models.Trained && name != cp.Models.Shadow {
 				t.Errorf("model file %s is left over from an earlier checkpoint", name)

@@ -71,11 +71,19 @@ func BenchmarkClose(b *testing.B) {
 
 // BenchmarkEntityMemory reports the heap held per remembered entity:
 // 100,000 tokens, then 100,000 addresses, each after a window has been
-// judged and learned (so with its cached thresholds).
+// judged and learned (so with its cached thresholds), without and with
+// the isolation forest, which keeps a profile per token.
 func BenchmarkEntityMemory(b *testing.B) {
 	const n = 100_000
-	for _, kind := range []features.Kind{features.Token, features.IP} {
-		b.Run(kind.String(), func(b *testing.B) {
+	for _, c := range []struct {
+		kind   features.Kind
+		forest bool
+	}{{features.Token, false}, {features.IP, false}, {features.Token, true}} {
+		kind, opts, name := c.kind, Options{}, c.kind.String()
+		if c.forest {
+			opts.Forest.Reservoir, name = 1, name+"/forest"
+		}
+		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			var perEntity float64
 			for range b.N {
@@ -88,7 +96,7 @@ func BenchmarkEntityMemory(b *testing.B) {
 					keys[i] = fmt.Sprintf("%012x", i)
 				}
 				before := heap()
-				d := New(Options{})
+				d := New(opts)
 				for i, k := range keys {
 					d.Close(window(kind, k, i/50_000, 10))
 				}

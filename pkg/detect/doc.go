@@ -176,6 +176,20 @@
 // each kind whatever the churn: over it, short histories go first, then
 // the longest idle.
 //
+// # The isolation forest
+//
+// The detectors above judge one feature at a time. The "iforest"
+// detector (forest.go, forestrun.go) judges a closed token window by all
+// its features together with an isolation forest (package iforest): each
+// window of a ready token becomes ForestFeatures, measured against the
+// token's own usual and its profile of networks, clients and busy hours
+// (profile.go), and a window whose score passes the model's threshold is
+// reported with the features that isolated it. Windows that end together
+// are scored on every core by CloseAll. Ordinary windows feed a
+// reservoir from which the model is retrained, calibrated in the shadow
+// of the model in use, and swapped in (retrain.go), all at event times so
+// that replays retrain as live runs did.
+//
 // # Limits
 //
 // Windows must come to Close in order of their end, as Advance gives

@@ -40,12 +40,16 @@ func parsedBatches(b *testing.B) []*parsed {
 // BenchmarkCore times the single goroutine that applies records to the
 // windows and detectors: the stage replay cannot spread over cores.
 func BenchmarkCore(b *testing.B) {
-	batches := parsedBatches(b)
+	benchCore(b, parsedBatches(b), testOptions())
+}
+
+// benchCore applies batches through a fresh core with opts, repeatedly.
+func benchCore(b *testing.B, batches []*parsed, opts Options) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var lines int
 	for b.Loop() {
-		c := newCore(testOptions(), func(*alert.Alert) {})
+		c := newCore(opts, func(*alert.Alert) {})
 		for _, p := range batches {
 			c.applyParsed(p)
 			lines += len(p.recs)
@@ -68,17 +72,7 @@ func BenchmarkCoreForest(b *testing.B) {
 		Model: model, Reservoir: 20000, RetrainEvery: 6 * time.Hour, MinRequests: 1,
 		Train: iforest.Options{Extended: true, SampleSize: detect.DefaultForestSampleSize},
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var lines int
-	for b.Loop() {
-		c := newCore(opts, func(*alert.Alert) {})
-		for _, p := range batches {
-			c.applyParsed(p)
-			lines += len(p.recs)
-		}
-	}
-	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+	benchCore(b, batches, opts)
 }
 
 // BenchmarkParse times parsing alone, on one goroutine.

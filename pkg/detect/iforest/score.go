@@ -51,16 +51,18 @@ func (f *Forest) PathLength(x []float64) float64 {
 		return 0
 	}
 	sum := 0.0
-	if f.nnz == 0 {
-		for i := range f.trees {
-			sum += f.trees[i].axisPath(x)
-		}
-	} else {
-		for i := range f.trees {
-			sum += f.trees[i].planePath(x, f.nnz)
-		}
+	for i := range f.trees {
+		sum += f.treePath(i, x)
 	}
 	return sum / float64(len(f.trees))
+}
+
+// treePath returns the path length of x in tree i.
+func (f *Forest) treePath(i int, x []float64) float64 {
+	if f.nnz == 0 {
+		return f.trees[i].axisPath(x)
+	}
+	return f.trees[i].planePath(x, f.nnz)
 }
 
 // ScoreAbove returns s(x) and true when s(x) >= floor. When the trees
@@ -80,11 +82,7 @@ func (f *Forest) ScoreAbove(x []float64, floor float64) (float64, bool) {
 	limit := -f.norm * math.Log2(floor) * float64(len(f.trees))
 	sum := 0.0
 	for i := range f.trees {
-		if f.nnz == 0 {
-			sum += f.trees[i].axisPath(x)
-		} else {
-			sum += f.trees[i].planePath(x, f.nnz)
-		}
+		sum += f.treePath(i, x)
 		if sum+f.minRest[i+1] > limit {
 			return 0, false
 		}

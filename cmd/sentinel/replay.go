@@ -25,6 +25,7 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 	log := app.NewLogger(c.Log, stderr)
+	app.SetMemoryLimit(c, log)
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
 	enc := json.NewEncoder(out)

@@ -17,6 +17,9 @@ const (
 	EntityToken  = "token"
 	EntityIP     = "ip"
 	EntitySource = "source"
+	// EntityPopulation is all the entities of one kind, Key naming the
+	// kind ("token" or "ip"): a flood of new keys is about no one of them.
+	EntityPopulation = "population"
 )
 
 // Severities, in increasing order.
@@ -35,9 +38,10 @@ type Alert struct {
 	ID string `json:"id"`
 	// At is the event time of the evidence that fired the alert.
 	At time.Time `json:"at"`
-	// Entity is EntityToken, EntityIP or EntitySource.
+	// Entity is EntityToken, EntityIP, EntitySource or EntityPopulation.
 	Entity string `json:"entity"`
-	// Key is the token fingerprint, the client address or the source name.
+	// Key is the token fingerprint, the client address, the source name,
+	// or for a population the kind, "token" or "ip".
 	Key string `json:"key"`
 	// TokenHint is the credential's last 4 characters; empty for key ids.
 	TokenHint string `json:"token_hint"`

@@ -57,6 +57,9 @@ func Summarize(a *Alert) string {
 	if len(a.IsolatedBy) > 0 {
 		return isolationSummary(a)
 	}
+	if a.Entity == EntityPopulation {
+		return floodSummary(a)
+	}
 	f := parseFeature(a)
 	var b strings.Builder
 	b.WriteString(subject(a))
@@ -70,6 +73,29 @@ func Summarize(a *Alert) string {
 	b.WriteString(excessPhrase(a))
 	b.WriteString(".")
 	return b.String()
+}
+
+// floodSummary describes a flood of new keys, such as "A flood of
+// 120,000 new tokens in one minute, where usually almost none appear;
+// tokens with a history are still judged, new ones past the configured
+// limits are counted but not followed." The second half says what the
+// flood costs: nothing for the entities sentinel knew.
+func floodSummary(a *Alert) string {
+	noun := "tokens"
+	if a.Key == EntityIP {
+		noun = "addresses"
+	}
+	usual := "usually almost none appear"
+	if a.Expected >= 0.5 {
+		usual = "usually " + formatNum(a.Expected) + " appear"
+	}
+	span := windowPhrase(a.WindowEnd.Sub(a.WindowStart))
+	if span != "" {
+		span = " " + span
+	}
+	return fmt.Sprintf("A flood of %s new %s%s, where %s; %s with a history are still judged, "+
+		"new ones past the configured limits are counted but not followed.",
+		formatNum(a.Observed), noun, span, usual, noun)
 }
 
 // feature is an alert's feature as Summarize reads it.

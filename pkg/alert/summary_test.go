@@ -26,3 +26,16 @@ func TestIsolationSummary(t *testing.T) {
 		t.Errorf("summary\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestFloodSummary(t *testing.T) {
+	start := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	a := &Alert{
+		Entity: EntityPopulation, Key: EntityIP, Detector: "flood", Feature: "new_ips",
+		Observed: 120000, Expected: 3.2, WindowStart: start, WindowEnd: start.Add(time.Minute),
+	}
+	want := "A flood of 120,000 new addresses in one minute, where usually 3.2 appear; " +
+		"addresses with a history are still judged, new ones past the configured limits are counted but not followed."
+	if got := Summarize(a); got != want {
+		t.Errorf("summary\n got %s\nwant %s", got, want)
+	}
+}

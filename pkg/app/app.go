@@ -69,6 +69,7 @@ func BaseOptions(c *config.Config, log zerolog.Logger) engine.Options {
 		Logger:   log,
 	}
 	o.Detect.Forest.MinRequests = c.Detect.IForest.MinRequests
+	limitOptions(c, &o) // limits.go
 	return o
 }
 

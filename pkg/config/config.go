@@ -38,6 +38,10 @@ type Config struct {
 	// Validate rejects anything else, which would never match.
 	Labels map[string]string `yaml:"labels"`
 	Log    Log               `yaml:"log"`
+	// Limits bounds what sentinel tracks and the memory it uses.
+	Limits Limits `yaml:"limits"`
+	// Admin is the local HTTP listener for metrics and health checks.
+	Admin Admin `yaml:"admin"`
 
 	hash string
 	// lines maps a field path to the line of its key, for messages.
@@ -223,6 +227,8 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Detect.IForest.Reservoir, 20000)
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "auto")
+	c.Limits.applyDefaults()
+	c.Admin.applyDefaults()
 }
 
 func setDefault[T comparable](field *T, value T) {

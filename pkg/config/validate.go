@@ -51,6 +51,8 @@ func (c *Config) Validate() error {
 		c.validateSinks(),
 		c.validateLabels(),
 		c.validateLog(),
+		c.validateLimits(),
+		c.validateAdmin(),
 	})
 }
 

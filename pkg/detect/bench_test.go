@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/sentinel-project/sentinel/pkg/detect/iforest"
 	"github.com/sentinel-project/sentinel/pkg/features"
@@ -69,45 +70,63 @@ func BenchmarkClose(b *testing.B) {
 	}
 }
 
-// BenchmarkEntityMemory reports the heap held per remembered entity:
-// 100,000 tokens, then 100,000 addresses, each after a window has been
+// BenchmarkEntityMemory reports the heap held per remembered entity
+// (B/token, B/address: HeapAlloc after GC, before and after) at 100,000
+// and 1,000,000 tokens, then addresses, each after a window has been
 // judged and learned (so with its cached thresholds), without and with
-// the isolation forest, which keeps a profile per token.
+// the isolation forest, which keeps a profile per token. The map grows
+// by doubling, so the figure at 1M depends on where 1M falls between
+// two sizes.
 func BenchmarkEntityMemory(b *testing.B) {
-	const n = 100_000
-	for _, c := range []struct {
-		kind   features.Kind
-		forest bool
-	}{{features.Token, false}, {features.IP, false}, {features.Token, true}} {
-		kind, opts, name := c.kind, Options{}, c.kind.String()
-		if c.forest {
-			opts.Forest.Reservoir, name = 1, name+"/forest"
-		}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			var perEntity float64
-			for range b.N {
-				keys := make([]string, n)
-				for i := range keys {
-					if kind == features.IP {
-						keys[i] = fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255)
-						continue
-					}
-					keys[i] = fmt.Sprintf("%012x", i)
-				}
-				before := heap()
-				d := New(opts)
-				for i, k := range keys {
-					d.Close(window(kind, k, i/50_000, 10))
-				}
-				after := heap()
-				keys = nil
-				perEntity = float64(after-before) / n
-				runtime.KeepAlive(d)
+	for _, n := range []int{100_000, 1_000_000} {
+		for _, c := range []struct {
+			kind   features.Kind
+			forest bool
+		}{{features.Token, false}, {features.IP, false}, {features.Token, true}} {
+			kind, opts, name := c.kind, Options{MaxEntities: n}, c.kind.String()
+			unit := "B/token"
+			if kind == features.IP {
+				unit = "B/address"
 			}
-			b.ReportMetric(perEntity, "B/entity")
-		})
+			if c.forest {
+				opts.Forest.Reservoir, name = 1, name+"/forest"
+			}
+			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				var perEntity float64
+				for range b.N {
+					perEntity = entityBytes(kind, opts, n)
+				}
+				b.ReportMetric(perEntity, unit)
+			})
+		}
 	}
+}
+
+// entityBytes returns the heap per entity of a detector that learned one
+// window of each of n entities of kind.
+func entityBytes(kind features.Kind, opts Options, n int) float64 {
+	keys := make([]string, n)
+	for i := range keys {
+		if kind == features.IP {
+			keys[i] = fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255)
+			continue
+		}
+		keys[i] = fmt.Sprintf("%012x", i)
+	}
+	before := heap()
+	d := New(opts)
+	w := window(kind, "", 0, 10)
+	for i, k := range keys {
+		start := t0.Add(time.Duration(i/50_000) * time.Minute)
+		w.Key, w.Start, w.End, w.First, w.Last = k, start, start.Add(time.Minute), start, start
+		w.Ref, w.Marks = nil, 0
+		d.Close(w)
+	}
+	after := heap()
+	runtime.KeepAlive(keys) // held before too
+	runtime.KeepAlive(d)
+	return float64(after-before) / float64(n)
 }
 
 func heap() uint64 {
@@ -177,6 +196,34 @@ func BenchmarkForestFit(b *testing.B) {
 	for range b.N {
 		if _, err := FitModel(rows, iforest.Options{Extended: true, SampleSize: DefaultForestSampleSize}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTrimFlood is the cost of one trim during a flood: 1.1 million
+// tokens against a bound of a million, a thousand of them keepers and the
+// rest one-window keys of the flood, cut to 900,000.
+func BenchmarkTrimFlood(b *testing.B) {
+	const limit, n = 1_000_000, 1_100_000
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%016x", rand.Uint64())
+	}
+	d := New(Options{MaxEntities: limit})
+	for range b.N {
+		b.StopTimer()
+		m := d.ents[features.Token]
+		for i, k := range keys {
+			e := &entity{key: k, kind: features.Token, first: int64(i % 60), active: 1}
+			if i < 1000 {
+				e.active = int64(d.opts.KeepWindows)
+			}
+			m[k] = e
+		}
+		b.StartTimer()
+		d.trim(features.Token)
+		if len(m) != limit*9/10 {
+			b.Fatalf("%d tokens after the trim, want %d", len(m), limit*9/10)
 		}
 	}
 }

@@ -15,7 +15,9 @@ type Finding struct {
 	// Detector is "ewma" when the entity was judged against its own
 	// baseline, "population" when against its peers' (it was still
 	// warming up), "iforest" when the isolation forest found the window
-	// unlike the windows it learned from.
+	// unlike the windows it learned from, "flood" when a kind saw far
+	// more new entities in a window than usual (Key is then the kind,
+	// "token" or "ip", and Feature "new_tokens" or "new_ips").
 	Detector string
 	// Feature is the feature's name, as features.Feature.Name, or for
 	// "iforest" "isolation_score", Observed being the forest's score and
@@ -62,6 +64,9 @@ type Detector struct {
 	popVer    uint32
 	lastSweep int64
 
+	evicted [features.NumKinds]int64
+	flood   floodRun
+
 	rates    rates // for the last window length seen
 	popRates rates
 	forest   *forestRun
@@ -93,19 +98,28 @@ func New(opts Options) *Detector {
 		warmup:   int64(o.Warmup),
 		forest:   newForestRun(o.Forest),
 	}
+	d.setAlerted()
 	for k := range d.ents {
 		d.ents[k] = make(map[string]*entity)
-		for _, f := range alertOrder {
-			if o.minAbs(features.Kind(k), f) > 0 {
-				d.alerted[k] = append(d.alerted[k], f)
-			}
-		}
 		for f := range features.NumFeatures {
 			d.names[k][f] = f.Name(features.Kind(k))
 		}
 		d.names[k][horizon] = horizonName(features.Kind(k), o.Horizon)
 	}
 	return d
+}
+
+// setAlerted lists, per kind, the features that can alert: those with
+// a floor.
+func (d *Detector) setAlerted() {
+	for k := range d.alerted {
+		d.alerted[k] = d.alerted[k][:0]
+		for _, f := range alertOrder {
+			if d.opts.minAbs(features.Kind(k), f) > 0 {
+				d.alerted[k] = append(d.alerted[k], f)
+			}
+		}
+	}
 }
 
 // horizonName names the horizon sum of kind k in findings, such as
@@ -413,7 +427,9 @@ func (d *Detector) CloseAll(ws []*features.Window) []Finding {
 		d.dropIdleEpisodes(c.e, c.w.Last.UnixNano())
 	}
 	if len(jobs) > 0 {
-		end := jobs[len(jobs)-1].w.End.UnixNano()
+		lastW := jobs[len(jobs)-1].w
+		out = append(out, d.judgeFloods(lastW.Start, lastW.End)...)
+		end := lastW.End.UnixNano()
 		d.retrainForest(end)
 		d.maybeSweep(end)
 	}
@@ -427,6 +443,7 @@ func (d *Detector) CloseAll(ws []*features.Window) []Finding {
 func (d *Detector) judge(c *closing, found []Finding) []Finding {
 	w := c.w
 	c.e, c.r = d.entityFor(w), d.ratesFor(w)
+	d.countNew(c.e, w)
 	d.foldPopulation(w.End.UnixNano())
 	d.prepare(c.e, w, c.r)
 	c.k = idleWindows(c.e, w.Start.UnixNano(), c.r)

@@ -167,14 +167,32 @@
 // An entity is a fixed struct of float32 baselines (seven significant
 // digits are plenty for values that move by a fraction of a percent per
 // window) and cached thresholds, with no maps: BenchmarkEntityMemory
-// measures about 260 bytes per token or address, map entry and key
-// included; an ongoing alert adds about 100. Entities unseen for IdleTTL
-// (7 days) are forgotten, except those with KeepWindows (a day) of
-// non-empty windows, kept four times as long: losing a long baseline
-// costs days of relearning and the chance to notice a dormant token
-// waking up, losing a one-off address costs nothing. MaxEntities bounds
-// each kind whatever the churn: over it, short histories go first, then
-// the longest idle.
+// measures about 275 bytes per token or address at 100,000 and 296 at a
+// million, map entry and key included, and 520 for a token with the
+// isolation forest's profile; an ongoing alert adds about 100. Entities
+// unseen for IdleTTL (7 days) are forgotten, except those with
+// KeepWindows (a day) of non-empty windows, kept four times as long:
+// losing a long baseline costs days of relearning and the chance to
+// notice a dormant token waking up, losing a one-off address costs
+// nothing. MaxEntities (or MaxPerKind) bounds each kind whatever the
+// churn: over it, the kind is cut to 90%, fewest non-empty windows
+// first, in powers of two, keepers last, the longest idle first among
+// equals (evict.go). A flood of random keys has one window each, so it
+// evicts itself and not a victim's baseline, however long the victim
+// was idle; the cut counts the classes and selects within one, in
+// linear time.
+//
+// # Floods
+//
+// The "flood" detector (flood.go) counts per kind the entities whose
+// first window closes at each window end, plus those the aggregator
+// refused to open a window for (AddRefused: features.Options.MaxNew
+// bounds the open windows of entities Known does not report), and keeps
+// an EWMA mean and variance of that count, winsorised like the others.
+// Its first floodWarmupWindows window ends and Warmup are neither judged
+// nor learned, since at start-up every entity is new. A count above
+// max(FloodMin, FloodRatio·mean, mean + Z·sd) is reported once per
+// Cooldown unless it doubles, as a Finding whose Key is the kind.
 //
 // # The isolation forest
 //

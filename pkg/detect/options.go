@@ -94,11 +94,23 @@ type Options struct {
 	// KeepWindows: see IdleTTL. Default 1440 (a day of active minutes).
 	KeepWindows int
 	// MaxEntities bounds the entities remembered per kind; beyond it the
-	// longest idle, shortest histories are forgotten first. Default 1M.
+	// shortest histories are forgotten first, keepers (KeepWindows) last,
+	// and the longest idle among equals. Default 1M.
 	MaxEntities int
+	// MaxPerKind, when set for a kind, replaces MaxEntities for it
+	// (configuration: limits.max_tokens, limits.max_addresses).
+	MaxPerKind [features.NumKinds]int
 	// SweepEvery is how often, in event time, idle entities are looked
 	// for. Default 1h.
 	SweepEvery time.Duration
+
+	// FloodMin is the fewest new entities of a kind in one window that
+	// the "flood" detector reports, whatever the usual; FloodRatio how
+	// many times the usual they must also be. Defaults 1000 and 10: a
+	// platform's churn is a few new tokens a minute, a flood of random
+	// keys thousands.
+	FloodMin   float64
+	FloodRatio float64
 
 	// TopPeers is how many peers a finding lists. Default 5.
 	TopPeers int
@@ -141,6 +153,8 @@ func DefaultOptions() Options {
 		KeepWindows:         1440,
 		MaxEntities:         1_000_000,
 		SweepEvery:          time.Hour,
+		FloodMin:            1000,
+		FloodRatio:          10,
 		TopPeers:            5,
 	}
 }
@@ -196,9 +210,19 @@ func (o Options) withDefaults() Options {
 	setInt(&o.KeepWindows, d.KeepWindows)
 	setInt(&o.MaxEntities, d.MaxEntities)
 	setDur(&o.SweepEvery, d.SweepEvery)
+	setF(&o.FloodMin, d.FloodMin)
+	setF(&o.FloodRatio, d.FloodRatio)
 	setInt(&o.TopPeers, d.TopPeers)
 	o.tail = math.Erfc(o.Z/math.Sqrt2) / 2
 	return o
+}
+
+// maxEntities returns the bound on entities of kind k.
+func (o *Options) maxEntities(k features.Kind) int {
+	if n := o.MaxPerKind[k]; n > 0 {
+		return n
+	}
+	return o.MaxEntities
 }
 
 func setDur(p *time.Duration, d time.Duration) {

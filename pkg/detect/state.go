@@ -20,6 +20,8 @@ type DetState struct {
 	// Forest is the isolation forest's collected windows, retrained
 	// models and the next model's progress.
 	Forest *ForestState
+	// Flood is the flood detector's baseline and alert state per kind.
+	Flood [features.NumKinds]FloodState
 }
 
 // EntityState is one entity's state in a DetState.
@@ -41,7 +43,7 @@ type EntityState struct {
 
 // Snapshot returns a copy of the detector's state.
 func (d *Detector) Snapshot() DetState {
-	s := DetState{Population: d.pop, PopVersion: d.popVer, LastSweep: d.lastSweep}
+	s := DetState{Population: d.pop, PopVersion: d.popVer, LastSweep: d.lastSweep, Flood: d.flood.st}
 	s.Forest = d.forest.state()
 	for k := range d.ents {
 		for _, e := range d.ents[k] {
@@ -102,6 +104,7 @@ func (d *Detector) Restore(s DetState) error {
 		d.ents[es.Kind][es.Key] = restoreEntity(es)
 	}
 	d.pop, d.popVer, d.lastSweep = s.Population, s.PopVersion, s.LastSweep
+	d.flood.st = s.Flood
 	return nil
 }
 

@@ -67,10 +67,15 @@ func newCore(opts Options, emit func(*alert.Alert)) *core {
 			log.Warn().Err(err).Msg("isolation forest: retraining failed; the model in use stays")
 		}
 	}
+	det := detect.New(opts.Detect)
+	// The aggregator bounds the windows of entities the detector does
+	// not know, so that a flood of new keys never refuses a known one.
+	// Restore keeps det's address, so the method value stays valid.
+	opts.Features.Known = det.Known
 	return &core{
 		opts: opts,
 		agg:  features.New(opts.Features),
-		det:  detect.New(opts.Detect),
+		det:  det,
 		rejects: detect.NewRejectWatch(detect.RejectOptions{
 			Window:   opts.Features.Window,
 			Cooldown: opts.Detect.Cooldown,
@@ -191,6 +196,9 @@ func (c *core) advanceTo(low time.Time) {
 // advance closes every window that ends at or before watermark.
 func (c *core) advance(watermark time.Time) {
 	c.agg.AdvanceAll(watermark, func(ws []*features.Window) {
+		// Records refused by the aggregator's bound were new entities
+		// too: the flood detector counts them with these windows.
+		c.det.AddRefused(c.agg.TakeRefused(ws[0].End))
 		c.report(c.det.CloseAll(ws))
 	})
 	size := c.opts.Features.Window
@@ -216,6 +224,10 @@ func (c *core) report(findings []detect.Finding) {
 
 func (c *core) toAlert(f *detect.Finding) *alert.Alert {
 	entity := f.Kind.String()
+	if f.Detector == "flood" {
+		// About a kind's whole population, not one of its entities.
+		entity = alert.EntityPopulation
+	}
 	a := &alert.Alert{
 		ID:          alert.NewID(entity, f.Key, f.Detector, f.Feature, f.WindowStart),
 		At:          f.At.UTC(),

@@ -18,12 +18,24 @@ type Options struct {
 	// aggregator does not use it itself: the engine subtracts it from the
 	// latest event time to get the watermark it passes to Advance.
 	Lateness time.Duration
+	// Known reports whether the consumer already tracks an entity, such
+	// as a token with a learned baseline; nil knows none. Only the open
+	// windows of entities it does not know count against MaxNew, so a
+	// flood of new keys never costs a known entity its window.
+	Known func(k Kind, key string) bool
+	// MaxNew bounds, per kind, the open windows of entities Known does
+	// not report. A record that would open one more is refused for that
+	// kind (its other key is still counted) and counted in Overflow.
+	// Default 100,000: a flood of random keys within one window would
+	// otherwise open a window for each before any closes.
+	MaxNew int
 }
 
 // Defaults of Options.
 const (
 	DefaultWindow   = time.Minute
 	DefaultLateness = 30 * time.Second
+	DefaultMaxNew   = 100_000
 )
 
 func (o Options) withDefaults() Options {
@@ -32,6 +44,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Lateness <= 0 {
 		o.Lateness = DefaultLateness
+	}
+	if o.MaxNew <= 0 {
+		o.MaxNew = DefaultMaxNew
 	}
 	return o
 }
@@ -66,6 +81,13 @@ type Aggregator struct {
 
 	free  []*Window   // closed windows kept for reuse
 	spare [][]*Window // emptied byEnd lists kept for reuse
+
+	// fresh counts per kind the open windows of entities Known did not
+	// report; overflow the records refused because fresh reached MaxNew,
+	// in total and, in refused, per window end until taken.
+	fresh    [NumKinds]int
+	overflow [NumKinds]int64
+	refused  []Refusal
 }
 
 // New returns an Aggregator with no open window.
@@ -84,7 +106,8 @@ func (a *Aggregator) Options() Options { return a.opts }
 
 // Add counts r in the open window of its token (when r.Cred.FP is set)
 // and of its address (when r.IP is valid), and returns those windows so
-// the caller can judge them early; either is nil when r has no such key.
+// the caller can judge them early; either is nil when r has no such key,
+// or when opening its window would pass MaxNew (see Overflow).
 // When r's window already closed, Add counts r as late and returns
 // late=true with nil windows. Records must carry an event time: a zero
 // Time simply lands in the window at the epoch.
@@ -113,10 +136,14 @@ func (a *Aggregator) Add(r *ingest.Record) (tok, ip *Window, late bool) {
 	}
 	if hasTok {
 		tok = a.tokWindow(th, r.Cred.FP, start)
+	}
+	if tok != nil {
 		a.addTok(tok, r, wt, ih)
 	}
 	if hasIP {
 		ip = a.ipWindow(ih, r.IP, start)
+	}
+	if ip != nil {
 		a.addIP(ip, r, wt, th)
 	}
 	return tok, ip, false
@@ -160,7 +187,12 @@ func (a *Aggregator) tokWindow(h uint64, fp string, start int64) *Window {
 			return w
 		}
 	}
+	fresh := a.isFresh(Token, fp)
+	if fresh && !a.admit(Token, start) {
+		return nil
+	}
 	w := a.openWindow(Token, fp, start)
+	a.markFresh(w, fresh)
 	a.link(k, w)
 	return w
 }
@@ -172,10 +204,87 @@ func (a *Aggregator) ipWindow(h uint64, addr netip.Addr, start int64) *Window {
 			return w
 		}
 	}
-	w := a.openWindow(IP, addr.String(), start)
+	key := addr.String()
+	fresh := a.isFresh(IP, key)
+	if fresh && !a.admit(IP, start) {
+		return nil
+	}
+	w := a.openWindow(IP, key, start)
 	w.addr = addr
+	a.markFresh(w, fresh)
 	a.link(k, w)
 	return w
+}
+
+// isFresh reports whether a window of key would count against MaxNew.
+// It is asked only when a window opens, not for every record.
+func (a *Aggregator) isFresh(k Kind, key string) bool {
+	return a.opts.Known == nil || !a.opts.Known(k, key)
+}
+
+// admit reports whether one more fresh window of kind k may open, and
+// counts the record as refused for the window starting at start if not.
+func (a *Aggregator) admit(k Kind, start int64) bool {
+	if a.fresh[k] < a.opts.MaxNew {
+		return true
+	}
+	a.overflow[k]++
+	end := start + a.size
+	for i := range a.refused {
+		if a.refused[i].end == end {
+			a.refused[i].N[k]++
+			return false
+		}
+	}
+	r := Refusal{End: time.Unix(0, end).UTC(), end: end}
+	r.N[k] = 1
+	a.refused = append(a.refused, r)
+	return false
+}
+
+func (a *Aggregator) markFresh(w *Window, fresh bool) {
+	w.fresh = fresh
+	if fresh {
+		a.fresh[w.Kind]++
+	}
+}
+
+// Refusal counts, per kind, the records refused for windows ending at
+// End because MaxNew windows of unknown entities were already open.
+type Refusal struct {
+	End time.Time
+	N   [NumKinds]int64
+	end int64
+}
+
+// TakeRefused returns, per kind, the records refused for windows ending
+// at or before end, and forgets them: the consumer counts them with the
+// windows that close there. Refusals are kept per window end, of which
+// only the few still open exist, so this costs nothing.
+func (a *Aggregator) TakeRefused(end time.Time) [NumKinds]int64 {
+	t := end.UnixNano()
+	var n [NumKinds]int64
+	kept := a.refused[:0]
+	for _, r := range a.refused {
+		if r.end > t {
+			kept = append(kept, r)
+			continue
+		}
+		for k := range n {
+			n[k] += r.N[k]
+		}
+	}
+	clear(a.refused[len(kept):])
+	a.refused = kept
+	return n
+}
+
+// Overflow returns how many records were refused for tokens and for
+// addresses since the aggregator was made, because MaxNew windows of
+// unknown entities of that kind were open. A known entity is never
+// refused.
+func (a *Aggregator) Overflow() (tokens, ips int64) {
+	return a.overflow[Token], a.overflow[IP]
 }
 
 func (a *Aggregator) link(k winKey, w *Window) {
@@ -285,6 +394,9 @@ func (a *Aggregator) closeAll(list []*Window, emit func([]*Window)) {
 	slices.SortFunc(list, compareWindows)
 	for _, w := range list {
 		a.unlink(w)
+		if w.fresh {
+			a.fresh[w.Kind]--
+		}
 	}
 	emit(list)
 	for i, w := range list {

@@ -15,6 +15,10 @@ type AggState struct {
 	HasWatermark bool
 	Late         int64
 	Windows      []WindowState // in order of End, Kind, Key
+	// Overflow and Refused are the records refused by MaxNew: in total
+	// per kind, and per window end not yet taken (see TakeRefused).
+	Overflow [NumKinds]int64
+	Refused  []Refusal
 }
 
 // WindowState is an open window in an AggState.
@@ -26,7 +30,10 @@ type WindowState struct {
 	MaxMessages float64
 	First, Last time.Time
 	Marks       uint32
-	Peers       []PeerState // tracked peers, in the window's order
+	// Fresh marks the window of an entity Options.Known did not know,
+	// which counts against MaxNew.
+	Fresh bool
+	Peers []PeerState // tracked peers, in the window's order
 	// Untracked holds the hashes of peers seen but no longer tracked,
 	// sorted, so the distinct count survives the restart.
 	Untracked []uint64
@@ -52,7 +59,8 @@ type PeerState struct {
 
 // Snapshot returns a copy of the aggregator's state.
 func (a *Aggregator) Snapshot() AggState {
-	s := AggState{Window: a.opts.Window, HasWatermark: a.hasWM, Late: a.late}
+	s := AggState{Window: a.opts.Window, HasWatermark: a.hasWM, Late: a.late,
+		Overflow: a.overflow, Refused: slices.Clone(a.refused)}
 	if a.hasWM {
 		s.Watermark = time.Unix(0, a.wm).UTC()
 	}
@@ -74,7 +82,7 @@ func (w *Window) state() WindowState {
 	s := WindowState{
 		Kind: w.Kind, Key: w.Key, Hint: w.Hint, Start: w.Start,
 		V: w.V, MaxMessages: w.MaxMessages, First: w.First, Last: w.Last, Marks: w.Marks,
-		Peers: make([]PeerState, len(w.peers.top)),
+		Fresh: w.fresh, Peers: make([]PeerState, len(w.peers.top)),
 	}
 	for i := range w.peers.top {
 		p := &w.peers.top[i]
@@ -109,6 +117,11 @@ func (a *Aggregator) Restore(s AggState) error {
 		}
 	}
 	a.late = s.Late
+	a.overflow = s.Overflow
+	for _, r := range s.Refused {
+		r.end = r.End.UnixNano()
+		a.refused = append(a.refused, r)
+	}
 	a.hasWM = s.HasWatermark
 	if s.HasWatermark {
 		a.wm = s.Watermark.UnixNano()
@@ -148,6 +161,7 @@ func (a *Aggregator) restoreWindow(s *WindowState) error {
 	default:
 		return fmt.Errorf("unknown kind %d", s.Kind)
 	}
+	a.markFresh(w, s.Fresh)
 	a.track(w)
 	return nil
 }

@@ -42,6 +42,7 @@ type Window struct {
 	end   int64      // End in Unix nanoseconds
 	hkey  winKey     // the window's key in Aggregator.open
 	next  *Window    // the next open window with the same hkey
+	fresh bool       // of an entity Options.Known did not know: counts against MaxNew
 	peers peerSet
 	// clients counts a token window's requests per user agent.
 	clients clientSet

@@ -48,6 +48,14 @@ type RunOptions struct {
 	QuietAfter time.Duration
 	// Stdin is read for the source "-"; os.Stdin when nil.
 	Stdin io.Reader
+	// Status, when set, receives the run's counts about once a second,
+	// from the engine's own loop: a loop that stops turning stops
+	// reporting, which is what a watchdog needs to see.
+	Status func(*Status)
+	// Retune receives settings to take over while running (a reloaded
+	// configuration): labels and detection thresholds. Learned state is
+	// kept.
+	Retune <-chan Retune
 }
 
 func (o *RunOptions) stdin() io.Reader {
@@ -118,6 +126,7 @@ type runner struct {
 
 	lastArrival time.Time
 	duplicates  int64
+	applyTime   time.Duration
 	warner      *rejectWarner
 	noCredSaid  map[string]bool
 
@@ -247,6 +256,7 @@ func (r *runner) follow(ctx context.Context) error {
 	errc := make(chan error, len(r.opts.Sources)+1)
 	r.expectSources()
 	inputEnded := r.startSources(ctx, batches, errc)
+	r.report()
 	if r.opts.Ready != nil {
 		r.opts.Ready()
 	}
@@ -264,6 +274,9 @@ func (r *runner) follow(ctx context.Context) error {
 		case <-quiet.C:
 			r.core.tick(r.opts.Now())
 			r.advanceQuiet()
+			r.report()
+		case rt := <-r.opts.Retune:
+			r.core.retune(rt)
 		case <-inputEnded:
 			return r.finishInput(batches)
 		case err := <-errc:
@@ -354,7 +367,16 @@ func (r *runner) finishInput(batches <-chan ingest.Batch) error {
 	return r.save()
 }
 
+// report passes the run's counts to the Status callback.
+func (r *runner) report() {
+	if r.opts.Status != nil {
+		r.opts.Status(r.status())
+	}
+}
+
 func (r *runner) apply(b ingest.Batch) {
+	start := time.Now()
+	defer func() { r.applyTime += time.Since(start) }()
 	p, err := r.parsers.parse(b)
 	if err != nil {
 		r.log.Error().Err(err).Str("source", b.Source).Msg("parsing batch")

@@ -89,3 +89,19 @@ func fileStartsWith(f *os.File, head []byte) bool {
 	got, err := readFileHead(f, len(head))
 	return err == nil && bytes.Equal(got, head)
 }
+
+// Behind returns how many bytes of the file at p.Path lie past p.Offset,
+// and false when that path now holds another file (it was rotated away)
+// or cannot be read: what is left of a rotated file is read from its new
+// name, and counting it here would count it twice.
+func Behind(p Position) (int64, bool) {
+	fi, err := os.Stat(p.Path)
+	if err != nil {
+		return 0, false
+	}
+	dev, ino := fileDevIno(fi)
+	if dev != p.ID.Dev || ino != p.ID.Ino {
+		return 0, false
+	}
+	return max(fi.Size()-p.Offset, 0), true
+}

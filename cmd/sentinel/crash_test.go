@@ -121,6 +121,8 @@ func TestKill9AndRestartGiveTheSameAlerts(t *testing.T) {
 	stateDir := filepath.Join(dir, "state")
 	cfg := filepath.Join(dir, "sentinel.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: %s
+admin:
+  listen: 127.0.0.1:0 # a free port: tests may run beside a real sentinel
 checkpoint_interval: 1h
 sources:
   - path: %s

@@ -87,6 +87,8 @@ func TestLiveAlertReachesWebhookAndSlackWithoutTheToken(t *testing.T) {
 	alerts := filepath.Join(dir, "alerts.jsonl")
 	cfg := filepath.Join(dir, "sentinel.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: %s
+admin:
+  listen: 127.0.0.1:0 # a free port: tests may run beside a real sentinel
 sources:
   - path: %s
 alerts:

@@ -24,15 +24,17 @@ const floodCeiling = 256 << 20
 // from random addresses in ten minutes, with limits.memory at 256MiB and
 // 20,000 tokens and addresses at most, or as many as sentinel sizes to fit
 // in the memory: the process's peak resident memory (VmHWM, sampled)
-// stays under the ceiling, and the flood is reported, once per kind.
+// stays under the ceiling, and the flood is reported, once per kind. The
+// daemon (run, checkpointing every second) is held to it as replay is.
 func TestFloodStaysUnderCeiling(t *testing.T) {
 	if testing.Short() {
-		t.Skip("reads 2 million lines, twice")
+		t.Skip("reads 2 million lines, three times")
 	}
 	const memory = "log: {level: warn}\nlimits:\n  memory: 256MiB\n"
 	for _, tc := range []struct{ name, conf, cmd string }{
 		{"replay, small limits", memory + "  max_tokens: 20000\n  max_addresses: 20000\n", "replay"},
 		{"replay, limits sized from memory", memory, "replay"},
+		{"run, limits sized from memory", memory + "checkpoint_interval: 1s\nadmin: {listen: 127.0.0.1:0}\n", "run"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			floodUnderCeiling(t, tc.cmd, tc.conf)

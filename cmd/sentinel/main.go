@@ -55,8 +55,8 @@ func realMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "sentinel: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	// Signals are handled here and only here: SIGINT and SIGTERM cancel the
-	// context, and each command saves what it must before returning.
+	// SIGINT and SIGTERM cancel the context, and each command saves what
+	// it must before returning; run also takes SIGHUP to reload.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := cmd(ctx, args[1:], os.Stdin, os.Stdout, os.Stderr)

@@ -4,15 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/sentinel-project/sentinel/pkg/app"
-	"github.com/sentinel-project/sentinel/pkg/engine"
 )
 
 func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
-	cfgPath := fs.String("config", "", "configuration file (defaults apply without one)")
+	cfgPath := fs.String("config", "", "configuration file (defaults apply without one); SIGHUP re-reads it")
 	var warm multiFlag
 	fs.Var(&warm, "warm", "historical file or glob to learn baselines from before following (repeatable; first start only)")
 	if err := fs.Parse(args); err != nil {
@@ -27,37 +28,38 @@ func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		return usageErr("%v", err)
 	}
 	log := app.NewLogger(c.Log, stderr)
-	disp, err := app.Dispatcher(c, stdout, log)
-	if err != nil {
-		return err
-	}
 	log.Info().Str("version", app.Version).Str("config_hash", c.Hash()).
 		Int("sources", len(sources)).Str("state_dir", c.StateDir).Msg("starting")
-	eo, err := app.EngineOptions(c, log)
-	if err != nil {
-		return err
+	d := &app.Daemon{
+		ConfigPath: *cfgPath, Config: c, Sources: sources, Warm: warm,
+		Stdout: stdout, Log: log, Reload: hangups(ctx),
 	}
-	opts := engine.RunOptions{
-		Options:            eo,
-		Sources:            sources,
-		StateDir:           c.StateDir,
-		CheckpointInterval: c.CheckpointInterval,
-		Warm:               warm,
-		Deliver:            disp.SendTracked,
-		WaitRecorded:       disp.WaitRecorded,
-		Ready:              func() { log.Info().Msg("ready: following sources") },
-	}
-	runErr := engine.Run(ctx, opts)
-	// Sinks get a bounded time to deliver what is queued, so a dead
-	// webhook cannot hold up a restart.
-	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := disp.Close(closeCtx); err != nil {
-		log.Warn().Err(err).Msg("alerts still queued at exit")
-	}
-	if runErr != nil {
-		return fmt.Errorf("running: %w", runErr)
+	if err := d.Run(ctx); err != nil {
+		return fmt.Errorf("running: %w", err)
 	}
 	log.Info().Msg("stopped: state saved")
 	return nil
+}
+
+// hangups turns SIGHUP into reload requests until ctx is done. A request
+// arriving while one is pending is merged into it.
+func hangups(ctx context.Context) <-chan struct{} {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	out := make(chan struct{}, 1)
+	go func() {
+		defer signal.Stop(sig)
+		for {
+			select {
+			case <-sig:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }

@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/sentinel-project/sentinel/pkg/alert"
+)
+
+// alerter is the alert dispatcher of a running daemon, replaced whole
+// when a reloaded configuration changes the sinks. The old one delivers
+// what it has queued while the new one takes new alerts.
+type alerter struct {
+	mu      sync.RWMutex
+	cur     *alert.Dispatcher
+	closing map[*alert.Dispatcher]bool
+}
+
+func newAlerter(d *alert.Dispatcher) *alerter {
+	return &alerter{cur: d, closing: map[*alert.Dispatcher]bool{}}
+}
+
+func (a *alerter) SendTracked(al *alert.Alert, recorded func()) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	a.cur.SendTracked(al, recorded)
+}
+
+// WaitRecorded waits for the current dispatcher and those still
+// draining: a checkpoint must not cover an alert the old sinks have yet
+// to write.
+func (a *alerter) WaitRecorded(ctx context.Context) error {
+	a.mu.RLock()
+	all := []*alert.Dispatcher{a.cur}
+	for d := range a.closing {
+		all = append(all, d)
+	}
+	a.mu.RUnlock()
+	for _, d := range all {
+		if err := d.WaitRecorded(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *alerter) Stats() map[string]alert.SinkStats {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cur.Stats()
+}
+
+// swap puts d in place and lets the old dispatcher drain for up to
+// drainFor.
+func (a *alerter) swap(d *alert.Dispatcher, drainFor time.Duration) {
+	a.mu.Lock()
+	old := a.cur
+	a.cur = d
+	a.closing[old] = true
+	a.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drainFor)
+		defer cancel()
+		_ = old.Close(ctx) // its losses are logged by Close
+		a.mu.Lock()
+		delete(a.closing, old)
+		a.mu.Unlock()
+	}()
+}
+
+// Close closes the current dispatcher and waits for the old ones.
+func (a *alerter) Close(ctx context.Context) error {
+	a.mu.RLock()
+	cur := a.cur
+	a.mu.RUnlock()
+	err := cur.Close(ctx)
+	werr := a.WaitRecorded(ctx)
+	return errors.Join(err, werr)
+}

@@ -264,6 +264,29 @@ func Calibrate(scores []float64, rate float64) float64 {
 	return tailThreshold(top, int64(len(scores)), rate)
 }
 
+// MaxThreshold is the highest calibrated threshold a model is used
+// with. A score is 2^(-mean path / c(psi)); at 0.95 the mean path is
+// under a tenth of an average one, about one split with psi 1024: a
+// window would have to be cut off by the first split of nearly every
+// tree. A calibration that lands above it says the windows it was
+// calibrated on were too few or too alike to tell, not that nothing
+// should ever alert.
+const MaxThreshold = 0.95
+
+// ErrUncalibrated is returned for a calibrated threshold above
+// MaxThreshold.
+var ErrUncalibrated = errors.New("calibration failed")
+
+// CheckThreshold refuses a calibrated threshold with which the forest
+// would never alert.
+func CheckThreshold(thr float64) error {
+	if thr > MaxThreshold {
+		return fmt.Errorf("%w: its threshold came out at %.4f, above %.2f, so it would never alert: "+
+			"the windows were too few or too alike to calibrate on", ErrUncalibrated, thr, MaxThreshold)
+	}
+	return nil
+}
+
 // tailThreshold returns the score that a share rate of n scores would
 // exceed, given top, the highest of them in ascending order. An alert
 // rate worth living with is a few windows in a million: further out than

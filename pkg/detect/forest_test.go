@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -341,5 +342,63 @@ func TestForestScoresAlikeOnAnyCores(t *testing.T) {
 	if s1.Count != s2.Count || !slices.Equal(s1.Top, s2.Top) {
 		t.Errorf("the shadow's calibration differs: %d windows, top %v on one core; %d, %v on two",
 			s1.Count, s1.Top[len(s1.Top)-3:], s2.Count, s2.Top[len(s2.Top)-3:])
+	}
+}
+
+// TestPromoteRefusesAModelThatCouldNeverAlert: a shadow calibrated on
+// windows too alike puts its threshold at the cap of 1, where the forest
+// would be silent for good; it must not take over, and the failure must
+// be reported. A sound calibration does take over.
+func TestPromoteRefusesAModelThatCouldNeverAlert(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	rows := make([][]float64, 2000)
+	for i := range rows {
+		rows[i] = make([]float64, numForest)
+		for j := range rows[i] {
+			rows[i][j] = rng.NormFloat64()
+		}
+	}
+	inUse, err := FitModel(rows, iforest.Options{Trees: 10, Extended: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shadow, err := FitModel(rows, iforest.Options{Trees: 10, Extended: true, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []error
+	var took []float64
+	d := New(Options{Forest: ForestOptions{
+		Model:         inUse.WithThreshold(0.7),
+		RetrainFailed: func(err error) { failed = append(failed, err) },
+		Retrained:     func(_ *Model, _ int64, thr float64) { took = append(took, thr) },
+	}})
+	shadowWith := func(top []float64) {
+		r := &d.forest.next
+		r.shadow, r.count, r.top = shadow, minShadowWindows, top
+		d.promote(0)
+	}
+
+	// Scores spread from 0.5 to 0.9 in the top 64 of 5000: the tail
+	// extrapolated to 2e-6 passes 1 and is capped there.
+	var wide []float64
+	for i := range topKept {
+		wide = append(wide, 0.5+0.4*float64(i)/topKept)
+	}
+	shadowWith(wide)
+	if len(failed) != 1 || !errors.Is(failed[0], ErrUncalibrated) || len(took) != 0 {
+		t.Fatalf("failed %v, took %v: want the shadow refused as uncalibrated", failed, took)
+	}
+	if d.ForestModel() == shadow || d.forest.thr != 0.7 {
+		t.Fatalf("the model in use changed to the refused shadow (threshold %v)", d.forest.thr)
+	}
+
+	var tight []float64
+	for i := range topKept {
+		tight = append(tight, 0.6+0.05*float64(i)/topKept)
+	}
+	shadowWith(tight)
+	if len(took) != 1 || took[0] > MaxThreshold || took[0] < 0.6 {
+		t.Fatalf("a sound calibration did not take over: took %v, failed %v", took, failed)
 	}
 }

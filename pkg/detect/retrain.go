@@ -174,8 +174,16 @@ func (d *Detector) promote(now int64) {
 		r.until = now + int64(f.opts.Shadow)
 		return
 	}
-	m := r.shadow.WithThreshold(r.threshold(f.opts.AlertRate))
+	thr := r.threshold(f.opts.AlertRate)
+	shadow := r.shadow
 	r.shadow, r.top = nil, nil
+	if err := CheckThreshold(thr); err != nil {
+		if f.opts.RetrainFailed != nil {
+			f.opts.RetrainFailed(fmt.Errorf("the retrained model was calibrated on %d windows: %w", r.count, err))
+		}
+		return
+	}
+	m := shadow.WithThreshold(thr)
 	f.setModel(m)
 	if f.opts.Retrained != nil {
 		f.opts.Retrained(m, r.count, f.thr)

@@ -76,6 +76,10 @@ func Train(ctx context.Context, opts ReplayOptions, t TrainOptions) (*TrainResul
 	for i, r := range rows {
 		scores[i] = m.Score(r)
 	}
-	m = m.WithThreshold(detect.Calibrate(scores, t.AlertRate))
+	thr := detect.Calibrate(scores, t.AlertRate)
+	if err := detect.CheckThreshold(thr); err != nil {
+		return nil, fmt.Errorf("training isolation forest on %d windows: %w; give it more history, or a higher --alert-rate", len(rows), err)
+	}
+	m = m.WithThreshold(thr)
 	return &TrainResult{Model: m, Windows: c.det.ForestSeen(), Stats: c.stats, Took: time.Since(start)}, nil
 }

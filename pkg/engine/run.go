@@ -94,12 +94,18 @@ func Run(ctx context.Context, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	defer r.journal.Close()
+	defer r.close()
 	if err := r.warm(ctx); err != nil {
 		return err
 	}
 	defer r.logSummary()
 	return r.follow(ctx)
+}
+
+// close releases the journal and the state directory.
+func (r *runner) close() {
+	r.journal.Close()
+	r.unlock()
 }
 
 // logSummary says, at stop, what this run read per source and raised.
@@ -120,6 +126,7 @@ type runner struct {
 	log       zerolog.Logger
 	core      *core
 	journal   *state.Journal
+	unlock    func() // releases the state directory
 	positions map[string]ingest.Position
 	parsers   *parsers
 	restored  bool
@@ -146,11 +153,16 @@ func newRunner(opts RunOptions) (*runner, error) {
 	if err := os.MkdirAll(opts.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
-	j, err := state.OpenJournal(filepath.Join(opts.StateDir, journalFile), 0)
+	unlock, err := state.Lock(opts.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{opts: opts, log: opts.Logger, journal: j, positions: make(map[string]ingest.Position),
+	j, err := state.OpenJournal(filepath.Join(opts.StateDir, journalFile), 0)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	r := &runner{opts: opts, log: opts.Logger, journal: j, unlock: unlock, positions: make(map[string]ingest.Position),
 		noCredSaid: map[string]bool{}, inflight: map[string]bool{}}
 	r.core = newCore(opts.Options, r.deliver)
 	r.core.wallClock = opts.Now
@@ -159,7 +171,7 @@ func newRunner(opts RunOptions) (*runner, error) {
 	fi := newFormatIndex(opts.Sources)
 	r.parsers = newParsers(sourceFormats(opts.Sources), fi.of)
 	if err := r.restore(); err != nil {
-		j.Close()
+		r.close()
 		return nil, err
 	}
 	return r, nil

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"github.com/sentinel-project/sentinel/internal/testlog"
 
 	"bytes"
@@ -455,4 +456,24 @@ func TestWarmLearnsFromHistory(t *testing.T) {
 	if len(detectors) == 0 || detectors[0] != "ewma" {
 		t.Fatalf("token alerts by %v, want the first by ewma: its baseline should come from the warm history", detectors)
 	}
+}
+
+// TestSecondRunOnOneStateDirIsRefused: two runs on one state directory
+// would overwrite each other's checkpoint and journal.
+func TestSecondRunOnOneStateDirIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	first, err := newRunner(RunOptions{StateDir: dir, CheckpointInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newRunner(RunOptions{StateDir: dir, CheckpointInterval: time.Hour})
+	if !errors.Is(err, state.ErrLocked) {
+		t.Fatalf("second run on %s: %v, want ErrLocked", dir, err)
+	}
+	first.close()
+	again, err := newRunner(RunOptions{StateDir: dir, CheckpointInterval: time.Hour})
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	again.close()
 }

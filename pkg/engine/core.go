@@ -89,7 +89,11 @@ func newCore(opts Options, emit func(*alert.Alert)) *core {
 func (c *core) applyParsed(p *parsed) {
 	src := c.account(p)
 	for i := range p.recs {
-		c.applyRecord(&p.recs[i], p.batch.Source, src)
+		if c.applyRecord(&p.recs[i], p.batch.Source, src) {
+			// A line from the future is a rejected line like any other
+			// for the warning and the reject watch.
+			p.rejects[reasonFuture]++
+		}
 	}
 	c.checkRejects(p)
 }
@@ -107,22 +111,28 @@ func (c *core) account(p *parsed) *SourceStats {
 	return src
 }
 
+// reasonFuture is the reject reason of a line dated too far ahead of
+// the wall clock.
+const reasonFuture = "future"
+
 // applyRecord applies one record of source, unless its time is not to be
-// trusted.
-func (c *core) applyRecord(r *ingest.Record, source string, src *SourceStats) {
+// trusted; it returns true when the record was rejected as from the
+// future.
+func (c *core) applyRecord(r *ingest.Record, source string, src *SourceStats) (future bool) {
+	if c.wallClock != nil && r.Time.Sub(c.batchNow) > maxAhead {
+		src.Rejected[reasonFuture]++
+		return true
+	}
 	if r.Cred.FP != "" {
 		src.WithCred++
 	}
-	if c.wallClock != nil && r.Time.Sub(c.batchNow) > maxAhead {
-		src.Rejected["future"]++
-		return
-	}
 	if c.wallClock == nil && c.holdJump(r, source, src) {
-		return
+		return false
 	}
 	if !c.add(r, source) {
 		src.Late++
 	}
+	return false
 }
 
 // checkRejects feeds the batch's rejected lines to their watch.

@@ -1,11 +1,15 @@
 package engine
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sentinel-project/sentinel/pkg/alert"
+	"github.com/sentinel-project/sentinel/pkg/ingest"
 )
 
 func TestRejectWarnerThrottlesAndCounts(t *testing.T) {
@@ -32,5 +36,32 @@ func TestRejectWarnerThrottlesAndCounts(t *testing.T) {
 	w.add("gw.log", nil)
 	if strings.Count(buf.String(), "\n") != 2 {
 		t.Fatal("a batch without rejects logged")
+	}
+}
+
+// TestFutureLinesAreRejectsLikeAnyOther: a live line dated far ahead of
+// the wall clock is rejected; it must count as rejected for the warning
+// (the batch's rejects), not as a line with a credential, so that
+// lines_with_credential never exceeds lines_parsed.
+func TestFutureLinesAreRejectsLikeAnyOther(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	c := newCore(testOptions(), func(*alert.Alert) {})
+	c.wallClock = func() time.Time { return now }
+	line := func(at time.Time) []byte {
+		return fmt.Appendf(nil, `{"ts":%q,"token":"tok_x","ip":"192.0.2.1","method":"GET","path":"/","status":200,"bytes":1,"messages":0,"ua":"u"}`,
+			at.Format(time.RFC3339))
+	}
+	b := ingest.Batch{Source: "gw", Lines: [][]byte{line(now.Add(-time.Second)), line(now.Add(48 * time.Hour)), []byte("not json")}}
+	p, err := newParsers([]Format{canonicalSource().Format}, func(string) int { return 0 }).parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.applyParsed(p)
+	src := c.stats.Sources["gw"]
+	if src.Rejected[reasonFuture] != 1 || src.Rejected.Total() != 2 || src.WithCred != 1 {
+		t.Errorf("source stats %+v: want 1 future, 2 rejected, 1 line with a credential", src)
+	}
+	if p.rejects[reasonFuture] != 1 || p.rejects.Total() != 2 {
+		t.Errorf("batch rejects %v: want the future line among them", p.rejects)
 	}
 }

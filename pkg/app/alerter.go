@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -16,10 +17,13 @@ type alerter struct {
 	mu      sync.RWMutex
 	cur     *alert.Dispatcher
 	closing map[*alert.Dispatcher]bool
+	// retired sums, per sink name, the counts of dispatchers replaced
+	// and done, so that a sink's counters go on rising across a reload.
+	retired map[string]alert.SinkStats
 }
 
 func newAlerter(d *alert.Dispatcher) *alerter {
-	return &alerter{cur: d, closing: map[*alert.Dispatcher]bool{}}
+	return &alerter{cur: d, closing: map[*alert.Dispatcher]bool{}, retired: map[string]alert.SinkStats{}}
 }
 
 func (a *alerter) SendTracked(al *alert.Alert, recorded func()) {
@@ -46,10 +50,29 @@ func (a *alerter) WaitRecorded(ctx context.Context) error {
 	return nil
 }
 
+// Stats returns every sink's counts since start, summed over the
+// dispatchers that carried it.
 func (a *alerter) Stats() map[string]alert.SinkStats {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return a.cur.Stats()
+	out := maps.Clone(a.retired)
+	addStats(out, a.cur.Stats())
+	for d := range a.closing {
+		addStats(out, d.Stats())
+	}
+	return out
+}
+
+func addStats(sum, more map[string]alert.SinkStats) {
+	for name, s := range more {
+		t := sum[name]
+		t.Sent += s.Sent
+		t.Failed += s.Failed
+		t.Dropped += s.Dropped
+		t.Stale += s.Stale
+		t.Queued += s.Queued
+		sum[name] = t
+	}
 }
 
 // swap puts d in place and lets the old dispatcher drain for up to
@@ -66,6 +89,7 @@ func (a *alerter) swap(d *alert.Dispatcher, drainFor time.Duration) {
 		_ = old.Close(ctx) // its losses are logged by Close
 		a.mu.Lock()
 		delete(a.closing, old)
+		addStats(a.retired, old.Stats())
 		a.mu.Unlock()
 	}()
 }

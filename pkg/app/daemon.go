@@ -83,7 +83,7 @@ func (d *Daemon) start() (*parts, error) {
 	}
 	notifier := service.New(d.Log)
 	if wd := notifier.Watchdog(); wd > 0 {
-		d.Log.Info().Dur("interval", wd).Msg("systemd watchdog on: pinging it from the engine's loop")
+		d.Log.Info().Str("interval", wd.String()).Msg("systemd watchdog on: pinging it from the engine's loop")
 	}
 	return &parts{alerts: alerts, admin: adm, notifier: notifier, stdout: stdout,
 		retune: make(chan engine.Retune), done: make(chan struct{})}, nil
@@ -202,7 +202,8 @@ func (d *Daemon) reload(ctx context.Context, p *parts) bool {
 		d.Log.Warn().Str("fields", strings.Join(fields, ", ")).
 			Msg("configuration reload: these changes take effect at the next restart")
 	}
-	d.Log.Info().Str("config_hash", next.Hash()).Msg("configuration reloaded")
+	d.Log.Info().Str("config_hash", next.Hash()).Str("changed", strings.Join(d.Config.Changed(next), ", ")).
+		Msg("configuration reloaded")
 	d.Config = next
 	return true
 }

@@ -38,7 +38,11 @@ func (c *Config) validateAdmin() error {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return c.fieldErr("admin.listen", "port %q is not a number from 0 to 65535", port)
 	}
-	if host == "" || host == "localhost" {
+	if host == "" {
+		// ":9741" listens on every interface, easily written by mistake.
+		return c.fieldErr("admin.listen", "%q names no host: allowed is an IP address or localhost, e.g. %s; write 0.0.0.0 or [::] to listen on every interface", c.Admin.Listen, DefaultAdminListen)
+	}
+	if host == "localhost" {
 		return nil
 	}
 	if _, err := netip.ParseAddr(host); err != nil {

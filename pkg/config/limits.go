@@ -104,9 +104,9 @@ func (c *Config) validateLimits() error {
 	} {
 		switch {
 		case m.derived && m.n < MinEntities:
-			errs = append(errs, c.fieldErr("limits.memory", "%s leaves room for only %d %s: "+
+			errs = append(errs, c.fieldErr("limits.memory", "%s leaves room for only %d %s%s: "+
 				"allowed is enough for at least %d (%d bytes a token, %d an address, in %.0f%% of it)",
-				l.Memory, m.n, m.what, MinEntities, TokenBytes, AddressBytes, EntityShare*100))
+				l.Memory, m.n, m.what, l.givenNote(), MinEntities, TokenBytes, AddressBytes, EntityShare*100))
 			return joinErrors(errs) // the other kind would say the same
 		case m.n < MinEntities || m.n > MaxEntities:
 			errs = append(errs, c.fieldErr(m.field, "%d is out of range: allowed is %d to %d", m.n, MinEntities, MaxEntities))
@@ -127,6 +127,17 @@ func (c *Config) validateLimits() error {
 			l.MaxTokens, l.MaxAddresses, FormatBytes(need), TokenBytes, AddressBytes, EntityShare*100, l.Memory, fit))
 	}
 	return joinErrors(errs)
+}
+
+// givenNote says which given maximum took the room, if one did.
+func (l *Limits) givenNote() string {
+	switch {
+	case !l.derivedTokens && l.derivedAddrs:
+		return fmt.Sprintf(" beside the %d of limits.max_tokens", l.MaxTokens)
+	case l.derivedTokens && !l.derivedAddrs:
+		return fmt.Sprintf(" beside the %d of limits.max_addresses", l.MaxAddresses)
+	}
+	return ""
 }
 
 // checkMemory says what is wrong with Memory, if anything.

@@ -19,15 +19,23 @@ var Reloadable = []string{
 // c and next and that a running daemon cannot take over.
 func (c *Config) NeedRestart(next *Config) []string {
 	var out []string
-	diffFields(reflect.ValueOf(*c), reflect.ValueOf(*next), "", &out)
+	diffFields(reflect.ValueOf(*c), reflect.ValueOf(*next), "", false, &out)
+	return out
+}
+
+// Changed returns every field, by its YAML path, that differs between c
+// and next, reloadable or not, for the log line of a reload.
+func (c *Config) Changed(next *Config) []string {
+	var out []string
+	diffFields(reflect.ValueOf(*c), reflect.ValueOf(*next), "", true, &out)
 	return out
 }
 
 // diffFields appends the paths of the fields of structs a and b that
-// differ and are not reloadable, going into a struct only when part of
-// it is reloadable, so that a change is named as precisely as it can
-// be taken over.
-func diffFields(a, b reflect.Value, prefix string, out *[]string) {
+// differ, the reloadable ones too when all is set, going into a struct
+// only when part of it is reloadable, so that a change is named as
+// precisely as it can be taken over.
+func diffFields(a, b reflect.Value, prefix string, all bool, out *[]string) {
 	t := a.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -37,11 +45,11 @@ func diffFields(a, b reflect.Value, prefix string, out *[]string) {
 		}
 		path := prefix + tag
 		fa, fb := a.Field(i), b.Field(i)
-		if reflect.DeepEqual(fa.Interface(), fb.Interface()) || reloadable(path) {
+		if reflect.DeepEqual(fa.Interface(), fb.Interface()) || (!all && reloadable(path)) {
 			continue
 		}
 		if f.Type.Kind() == reflect.Struct && partlyReloadable(path) {
-			diffFields(fa, fb, path+".", out)
+			diffFields(fa, fb, path+".", all, out)
 			continue
 		}
 		*out = append(*out, path)

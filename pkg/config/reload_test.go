@@ -38,6 +38,11 @@ alerts:
 	if !slices.Equal(got, want) {
 		t.Fatalf("NeedRestart = %v, want %v", got, want)
 	}
+	changed := old.Changed(next)
+	wantChanged := []string{"sources", "detect.half_life", "detect.z", "detect.iforest.threshold", "detect.iforest.reservoir", "alerts", "labels"}
+	if !slices.Equal(changed, wantChanged) {
+		t.Errorf("Changed = %v, want %v", changed, wantChanged)
+	}
 	if n := old.NeedRestart(old); len(n) != 0 {
 		t.Fatalf("an unchanged configuration needs no restart, got %v", n)
 	}

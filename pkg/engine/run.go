@@ -351,15 +351,23 @@ func (r *runner) expectSources() {
 	for _, s := range r.opts.Sources {
 		for _, p := range s.Paths {
 			if p == "-" {
-				r.core.clock.expect(p, now)
+				r.expect(p, now)
 				continue
 			}
 			matches, _ := filepath.Glob(p)
 			for _, m := range matches {
-				r.core.clock.expect(filepath.Clean(m), now)
+				r.expect(filepath.Clean(m), now)
 			}
 		}
 	}
+}
+
+// expect registers a source with the watermark, and with the counts so
+// that its metrics show from the start, at zero, rather than from its
+// first line.
+func (r *runner) expect(source string, now time.Time) {
+	r.core.clock.expect(source, now)
+	r.core.stats.source(source)
 }
 
 // finishInput applies the batches still queued once the only input has

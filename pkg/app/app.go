@@ -20,7 +20,9 @@ import (
 	"github.com/sentinel-project/sentinel/pkg/features"
 )
 
-// Version is set at build time with -ldflags "-X ...app.Version=...".
+// Version is set at build time with -ldflags "-X ...app.Version=...";
+// without it, it is the module version go install recorded, or the
+// commit a build from a git checkout recorded, or "dev".
 var Version = "dev"
 
 // NewLogger builds sentinel's own logger: JSON when w is not a terminal

@@ -222,7 +222,7 @@ func TestServiceUnderSystemdNotifyReloadAndMetrics(t *testing.T) {
 
 	first, second := filepath.Join(dir, "first.jsonl"), filepath.Join(dir, "second.jsonl")
 	cfg := filepath.Join(dir, "sentinel.yaml")
-	base := fmt.Sprintf("state_dir: %s\nsources:\n  - path: %s\nlog:\n  format: json\nadmin:\n  listen: 127.0.0.1:0\n",
+	base := fmt.Sprintf("state_dir: %s\ncheckpoint_interval: 1s\nsources:\n  - path: %s\nlog:\n  format: json\nadmin:\n  listen: 127.0.0.1:0\n",
 		filepath.Join(dir, "state"), logPath)
 	writeConfig(t, cfg, base+fmt.Sprintf("alerts:\n  sinks:\n    - type: file\n      path: %s\n", first))
 
@@ -268,6 +268,13 @@ func TestServiceUnderSystemdNotifyReloadAndMetrics(t *testing.T) {
 	}
 	if got := value(m, "sentinel_file_bytes_behind", "path="+logPath); got != 0 {
 		t.Errorf("bytes behind = %v once everything is read, want 0", got)
+	}
+	eventually(t, 30*time.Second, "a checkpoint in the metrics", func() bool {
+		m = scrape(t, addr)
+		return value(m, "sentinel_checkpoint_bytes") > 0
+	})
+	if fi, err := os.Stat(filepath.Join(dir, "state", "checkpoint")); err != nil || fi.Size() < int64(value(m, "sentinel_checkpoint_bytes"))/2 {
+		t.Errorf("checkpoint file %v (%v) against sentinel_checkpoint_bytes %v", fi, err, value(m, "sentinel_checkpoint_bytes"))
 	}
 	raised := value(m, "sentinel_alerts_raised_total")
 	if raised < 1 {

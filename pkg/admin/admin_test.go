@@ -78,7 +78,8 @@ func TestMetricsCountWhatTheEngineAndSinksReport(t *testing.T) {
 			"/var/log/api.log": {Lines: 100, Late: 4, Rejected: engine.Rejects{"json": 3, "time": 2}},
 		},
 		Tokens: 42, Addresses: 9, Alerts: 5, Apply: 1500 * time.Millisecond,
-		Behind: map[string]int64{"/var/log/api.log": 4096},
+		Behind:      map[string]int64{"/var/log/api.log": 4096},
+		Checkpoints: engine.Checkpoints{Last: time.Unix(1800000000, 0), Took: 250 * time.Millisecond, Bytes: 123456, Failed: 1},
 	})
 	s.Reloaded(false)
 	_, body := get(t, "http://"+s.Addr()+"/metrics")
@@ -98,6 +99,10 @@ func TestMetricsCountWhatTheEngineAndSinksReport(t *testing.T) {
 		`sentinel_config_reloads_total{result="failure"} 1`,
 		`sentinel_config_last_reload_successful 0`,
 		`sentinel_build_info{version="1.2.3"} 1`,
+		`sentinel_checkpoint_last_success_timestamp_seconds 1.8e+09`,
+		`sentinel_checkpoint_duration_seconds 0.25`,
+		`sentinel_checkpoint_bytes 123456`,
+		`sentinel_checkpoint_failures_total 1`,
 		`process_resident_memory_bytes`,
 		`go_memstats_heap_alloc_bytes`,
 	} {

@@ -47,6 +47,10 @@ var (
 	alertsRepeat  = desc("alerts_repeats_suppressed_total", "Alerts not delivered because they were raised before a restart.")
 	eventTime     = desc("event_time_seconds", "Latest event time applied, as a Unix time.")
 	applySeconds  = desc("apply_seconds_total", "Time spent parsing and applying lines; divided by lines read, the time per line.")
+	cpLast        = desc("checkpoint_last_success_timestamp_seconds", "When the checkpoint was last saved, as a Unix time.")
+	cpTook        = desc("checkpoint_duration_seconds", "How long the last checkpoint took to save.")
+	cpBytes       = desc("checkpoint_bytes", "Size of the last checkpoint saved.")
+	cpFailed      = desc("checkpoint_failures_total", "Checkpoints that could not be saved.")
 	delivered     = desc("alerts_delivered_total", "Alerts delivered, per sink.", "sink")
 	failed        = desc("alerts_failed_total", "Alerts given up after a permanent error or the last retry, per sink.", "sink")
 	dropped       = desc("alerts_dropped_total", "Alerts never tried: the sink's queue was full, or sentinel stopped first.", "sink")
@@ -107,6 +111,12 @@ func collectStatus(ch chan<- prometheus.Metric, st *engine.Status) {
 	counter(ch, alertsRaised, float64(st.Alerts))
 	counter(ch, alertsRepeat, float64(st.Repeats))
 	counter(ch, applySeconds, st.Apply.Seconds())
+	counter(ch, cpFailed, float64(st.Checkpoints.Failed))
+	if cp := st.Checkpoints; !cp.Last.IsZero() {
+		gauge(ch, cpLast, float64(cp.Last.UnixMilli())/1000)
+		gauge(ch, cpTook, cp.Took.Seconds())
+		gauge(ch, cpBytes, float64(cp.Bytes))
+	}
 	if !st.EventTime.IsZero() {
 		gauge(ch, eventTime, float64(st.EventTime.UnixMilli())/1000)
 	}

@@ -134,6 +134,7 @@ type runner struct {
 	lastArrival time.Time
 	duplicates  int64
 	applyTime   time.Duration
+	saves       Checkpoints
 	warner      *rejectWarner
 	noCredSaid  map[string]bool
 
@@ -468,6 +469,7 @@ func (r *runner) save() error {
 			r.log.Warn().Err(err).Msg("checkpoint saved with alerts not yet recorded")
 		}
 	}
+	start := time.Now()
 	cp := checkpoint{
 		Saved:     r.opts.Now().UTC(),
 		MaxEvent:  r.core.maxEvent,
@@ -483,8 +485,13 @@ func (r *runner) save() error {
 		err = state.Save(filepath.Join(r.opts.StateDir, checkpointFile), cp)
 	}
 	if err != nil {
+		r.saves.Failed++
 		r.log.Error().Err(err).Msg("saving checkpoint")
 		return err
+	}
+	r.saves.Last, r.saves.Took = cp.Saved, time.Since(start)
+	if fi, err := os.Stat(filepath.Join(r.opts.StateDir, checkpointFile)); err == nil {
+		r.saves.Bytes = fi.Size()
 	}
 	if err := pruneModels(r.opts.StateDir, refs); err != nil {
 		r.log.Warn().Err(err).Msg("removing the models of earlier checkpoints")

@@ -30,7 +30,17 @@ type Status struct {
 	// Apply is the time spent parsing and applying lines since start.
 	Apply time.Duration
 	// Behind is, per followed file, the bytes written and not yet read.
-	Behind map[string]int64
+	Behind      map[string]int64
+	Checkpoints Checkpoints
+}
+
+// Checkpoints says how saving the checkpoint goes: at a million
+// entities it is the costliest thing the loop does.
+type Checkpoints struct {
+	Last   time.Time     // wall clock of the last saved, zero before one
+	Took   time.Duration // how long it took, encoding and syncing
+	Bytes  int64         // its size
+	Failed int64         // saves failed since start
 }
 
 // status copies the run's counts.
@@ -44,6 +54,7 @@ func (r *runner) status() *Status {
 		OpenWindows: r.core.agg.Open(),
 		Apply:       r.applyTime,
 		Behind:      make(map[string]int64, len(r.positions)),
+		Checkpoints: r.saves,
 	}
 	s.Tokens, s.Addresses = r.core.det.Entities()
 	s.EvictedTokens, s.EvictedAddresses = r.core.det.Evicted()

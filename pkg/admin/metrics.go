@@ -49,6 +49,7 @@ var (
 	applySeconds  = desc("apply_seconds_total", "Time spent parsing and applying lines; divided by lines read, the time per line.")
 	cpLast        = desc("checkpoint_last_success_timestamp_seconds", "When the checkpoint was last saved, as a Unix time.")
 	cpTook        = desc("checkpoint_duration_seconds", "How long the last checkpoint took to save.")
+	cpHeld        = desc("checkpoint_snapshot_seconds", "How long taking the last checkpoint's snapshot held the engine's loop; the encoding and writing happen beside it.")
 	cpBytes       = desc("checkpoint_bytes", "Size of the last checkpoint saved.")
 	cpFailed      = desc("checkpoint_failures_total", "Checkpoints that could not be saved.")
 	delivered     = desc("alerts_delivered_total", "Alerts delivered, per sink.", "sink")
@@ -115,6 +116,7 @@ func collectStatus(ch chan<- prometheus.Metric, st *engine.Status) {
 	if cp := st.Checkpoints; !cp.Last.IsZero() {
 		gauge(ch, cpLast, float64(cp.Last.UnixMilli())/1000)
 		gauge(ch, cpTook, cp.Took.Seconds())
+		gauge(ch, cpHeld, cp.Held.Seconds())
 		gauge(ch, cpBytes, float64(cp.Bytes))
 	}
 	if !st.EventTime.IsZero() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -102,8 +103,10 @@ func Run(ctx context.Context, opts RunOptions) error {
 	return r.follow(ctx)
 }
 
-// close releases the journal and the state directory.
+// close waits for the checkpoint being written, then releases the
+// journal and the state directory.
 func (r *runner) close() {
+	r.writer.stop()
 	r.journal.Close()
 	r.unlock()
 }
@@ -134,7 +137,7 @@ type runner struct {
 	lastArrival time.Time
 	duplicates  int64
 	applyTime   time.Duration
-	saves       Checkpoints
+	writer      *checkpointWriter
 	warner      *rejectWarner
 	noCredSaid  map[string]bool
 
@@ -164,6 +167,7 @@ func newRunner(opts RunOptions) (*runner, error) {
 		return nil, err
 	}
 	r := &runner{opts: opts, log: opts.Logger, journal: j, unlock: unlock, positions: make(map[string]ingest.Position),
+		writer:     newCheckpointWriter(opts.StateDir, opts.Logger),
 		noCredSaid: map[string]bool{}, inflight: map[string]bool{}}
 	r.core = newCore(opts.Options, r.deliver)
 	r.core.wallClock = opts.Now
@@ -293,10 +297,10 @@ func (r *runner) follow(ctx context.Context) error {
 		case <-inputEnded:
 			return r.finishInput(batches)
 		case err := <-errc:
-			r.save()
+			r.saveFinal()
 			return err
 		case <-ctx.Done():
-			return r.save()
+			return r.saveFinal()
 		}
 	}
 }
@@ -385,7 +389,7 @@ func (r *runner) finishInput(batches <-chan ingest.Batch) error {
 	}
 	r.core.flush()
 	r.log.Info().Msg("standard input ended")
-	return r.save()
+	return r.saveFinal()
 }
 
 // report passes the run's counts to the Status callback.
@@ -458,7 +462,21 @@ func (r *runner) advanceQuiet() {
 // have been, when the sources fell quiet, for the lines to count as live.
 const liveWithin = 10 * time.Minute
 
-func (r *runner) save() error {
+// save takes a snapshot of the state and hands it to the checkpoint
+// writer, which encodes and syncs it off the loop.
+func (r *runner) save() {
+	r.writer.submit(r.snapshot())
+}
+
+// saveFinal saves the state and waits until it is on disk, as at a stop.
+func (r *runner) saveFinal() error {
+	return r.writer.finish(r.snapshot())
+}
+
+// snapshot copies everything a restart needs. Waiting for the alerts
+// delivered so far to be recorded first means a checkpoint never covers
+// lines whose alerts could still be lost.
+func (r *runner) snapshot() checkpoint {
 	if r.opts.WaitRecorded != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := r.opts.WaitRecorded(ctx)
@@ -470,31 +488,14 @@ func (r *runner) save() error {
 		}
 	}
 	start := time.Now()
-	cp := checkpoint{
+	defer func() { r.writer.held(time.Since(start)) }()
+	return checkpoint{
 		Saved:     r.opts.Now().UTC(),
 		MaxEvent:  r.core.maxEvent,
-		Positions: r.positions,
+		Positions: maps.Clone(r.positions),
 		Features:  r.core.agg.Snapshot(),
 		Detect:    r.core.det.Snapshot(),
 		Rejects:   r.core.rejects.Snapshot(),
-		Latest:    r.core.clock.latest,
+		Latest:    maps.Clone(r.core.clock.latest),
 	}
-	refs, err := storeModels(r.opts.StateDir, cp.Detect.Forest)
-	if err == nil {
-		cp.Models = refs
-		err = state.Save(filepath.Join(r.opts.StateDir, checkpointFile), cp)
-	}
-	if err != nil {
-		r.saves.Failed++
-		r.log.Error().Err(err).Msg("saving checkpoint")
-		return err
-	}
-	r.saves.Last, r.saves.Took = cp.Saved, time.Since(start)
-	if fi, err := os.Stat(filepath.Join(r.opts.StateDir, checkpointFile)); err == nil {
-		r.saves.Bytes = fi.Size()
-	}
-	if err := pruneModels(r.opts.StateDir, refs); err != nil {
-		r.log.Warn().Err(err).Msg("removing the models of earlier checkpoints")
-	}
-	return nil
 }

@@ -37,10 +37,12 @@ type Status struct {
 // Checkpoints says how saving the checkpoint goes: at a million
 // entities it is the costliest thing the loop does.
 type Checkpoints struct {
-	Last   time.Time     // wall clock of the last saved, zero before one
-	Took   time.Duration // how long it took, encoding and syncing
-	Bytes  int64         // its size
-	Failed int64         // saves failed since start
+	Last time.Time     // wall clock of the last saved, zero before one
+	Took time.Duration // how long it took to encode and sync, off the loop
+	// Held is how long taking its snapshot held the engine's loop.
+	Held   time.Duration
+	Bytes  int64 // its size
+	Failed int64 // saves failed since start
 }
 
 // status copies the run's counts.
@@ -54,7 +56,7 @@ func (r *runner) status() *Status {
 		OpenWindows: r.core.agg.Open(),
 		Apply:       r.applyTime,
 		Behind:      make(map[string]int64, len(r.positions)),
-		Checkpoints: r.saves,
+		Checkpoints: r.writer.counts(),
 	}
 	s.Tokens, s.Addresses = r.core.det.Entities()
 	s.EvictedTokens, s.EvictedAddresses = r.core.det.Evicted()

@@ -456,3 +456,41 @@ func TestClientsAndPeerAddrs(t *testing.T) {
 		t.Errorf("addresses = %v, want %v", addrs, wantAddrs)
 	}
 }
+
+// TestDistinctPeersStayBoundedUnderAScan: one address sending 200,000
+// random tokens in a minute keeps at most maxIndexed hashes, its distinct
+// count never falls below the truth (past the bound it is an upper
+// bound), a heavy token stays among the top peers, and a checkpoint
+// carries the count across a restart.
+func TestDistinctPeersStayBoundedUnderAScan(t *testing.T) {
+	a := New(Options{})
+	const n = 200_000
+	var ip *Window
+	for i := range n {
+		at := time.Duration(i) * time.Minute / (n + 1)
+		_, ip, _ = a.Add(rec(at, fmt.Sprintf("%012x", i), "192.0.2.9", 401, 0))
+		if i%100 == 0 {
+			_, ip, _ = a.Add(rec(at, "heavyheavy00", "192.0.2.9", 200, 50))
+		}
+	}
+	if len(ip.peers.idx) > maxIndexed {
+		t.Errorf("the window indexes %d hashes, want at most %d", len(ip.peers.idx), maxIndexed)
+	}
+	if ip.V[Peers] < n+1 {
+		t.Errorf("distinct tokens %v, want at least the %d seen", ip.V[Peers], n+1)
+	}
+	if top := ip.TopPeers(1); len(top) != 1 || top[0] != "heavyheavy00" {
+		t.Errorf("top peers %v, want the heavy token first", top)
+	}
+	b := New(Options{})
+	if err := b.Restore(a.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	// One more new token after the restart: the count goes on from
+	// where it was, not from the hashes still indexed.
+	before := ip.V[Peers]
+	_, restored, _ := b.Add(rec(59*time.Second, "newnewnew000", "192.0.2.9", 401, 0))
+	if restored == nil || restored.V[Peers] != before+1 {
+		t.Fatalf("after a restart and one more token the distinct count is %v, want %v", restored.V[Peers], before+1)
+	}
+}

@@ -18,6 +18,13 @@ const (
 	// a newcomer (the space-saving algorithm), so any peer with more than
 	// 1/maxTracked of the window's traffic stays tracked.
 	maxTracked = 64
+	// maxIndexed bounds the hashes a window remembers for its distinct
+	// count. Past it, a peer dropped from the tracked ones is forgotten,
+	// and counted again if it comes back: the count becomes an upper
+	// bound, but only far above any threshold (tens), and one address
+	// sending millions of random tokens in a minute costs a window 1024
+	// hashes, not millions.
+	maxIndexed = 1024
 )
 
 // peer is one tracked peer of a window: an address of a token window or a
@@ -112,7 +119,11 @@ func (s *peerSet) addIndexed(p peer, msgs, reqs float64) {
 	// counts, which overestimates the newcomer but never loses a heavy
 	// peer.
 	j := s.least()
-	s.idx[s.top[j].h] = -1
+	if len(s.idx) >= maxIndexed {
+		delete(s.idx, s.top[j].h)
+	} else {
+		s.idx[s.top[j].h] = -1
+	}
 	p.msgs = s.top[j].msgs + msgs
 	p.reqs = s.top[j].reqs + reqs
 	s.top[j] = p

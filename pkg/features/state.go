@@ -37,6 +37,9 @@ type WindowState struct {
 	// Untracked holds the hashes of peers seen but no longer tracked,
 	// sorted, so the distinct count survives the restart.
 	Untracked []uint64
+	// Forgotten counts the distinct peers seen past the index's bound
+	// (maxIndexed), whose hashes were let go.
+	Forgotten int
 	// Clients holds a token window's requests per client hash (see
 	// ClientHash), and OtherClients those of clients past the first few.
 	Clients      []ClientState
@@ -94,6 +97,7 @@ func (w *Window) state() WindowState {
 		}
 	}
 	slices.Sort(s.Untracked)
+	s.Forgotten = w.peers.n - len(w.peers.top) - len(s.Untracked)
 	for i := range w.clients.n {
 		s.Clients = append(s.Clients, ClientState{w.clients.h[i], w.clients.reqs[i]})
 	}
@@ -181,7 +185,7 @@ func (w *Window) restorePeers(s *WindowState) error {
 		}
 		ps.top = append(ps.top, q)
 	}
-	ps.n = len(ps.top) + len(s.Untracked)
+	ps.n = len(ps.top) + len(s.Untracked) + s.Forgotten
 	if ps.n <= smallPeers {
 		return nil
 	}

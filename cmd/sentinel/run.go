@@ -42,13 +42,16 @@ func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 }
 
 // hangups turns SIGHUP into reload requests until ctx is done. A request
-// arriving while one is pending is merged into it.
+// arriving while one is pending is merged into it. After that SIGHUP is
+// ignored rather than left to its default, which would kill the process
+// before it has saved its state (a logrotate postrotate script sending
+// one during a stop, say).
 func hangups(ctx context.Context) <-chan struct{} {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP)
 	out := make(chan struct{}, 1)
 	go func() {
-		defer signal.Stop(sig)
+		defer signal.Ignore(syscall.SIGHUP)
 		for {
 			select {
 			case <-sig:

@@ -20,6 +20,7 @@ type alerter struct {
 	// retired sums, per sink name, the counts of dispatchers replaced
 	// and done, so that a sink's counters go on rising across a reload.
 	retired map[string]alert.SinkStats
+	closed  bool
 }
 
 func newAlerter(d *alert.Dispatcher) *alerter {
@@ -79,6 +80,11 @@ func addStats(sum, more map[string]alert.SinkStats) {
 // drainFor.
 func (a *alerter) swap(d *alert.Dispatcher, drainFor time.Duration) {
 	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		d.Close(context.Background()) // nothing was sent to it
+		return
+	}
 	old := a.cur
 	a.cur = d
 	a.closing[old] = true
@@ -96,9 +102,10 @@ func (a *alerter) swap(d *alert.Dispatcher, drainFor time.Duration) {
 
 // Close closes the current dispatcher and waits for the old ones.
 func (a *alerter) Close(ctx context.Context) error {
-	a.mu.RLock()
+	a.mu.Lock()
 	cur := a.cur
-	a.mu.RUnlock()
+	a.closed = true
+	a.mu.Unlock()
 	err := cur.Close(ctx)
 	werr := a.WaitRecorded(ctx)
 	return errors.Join(err, werr)

@@ -35,6 +35,8 @@ type Daemon struct {
 	// boot is the configuration started with: what a change to a key
 	// that takes a restart is measured against.
 	boot *config.Config
+	// running holds what runs beside the engine, once started.
+	running *parts
 }
 
 // drainFor bounds how long sinks may take to deliver what is queued at a
@@ -54,6 +56,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.running = p
 	runErr := engine.Run(ctx, d.runOptions(ctx, eo, p))
 	d.stop(p)
 	return runErr
@@ -67,6 +70,10 @@ type parts struct {
 	stdout   io.Writer
 	retune   chan engine.Retune
 	done     chan struct{} // closed once the engine has returned
+	// reloading is held by the reload goroutine, so that a stop waits
+	// for a reload in flight before it closes the sinks and says
+	// STOPPING.
+	reloading sync.WaitGroup
 }
 
 func (d *Daemon) start() (*parts, error) {
@@ -105,6 +112,7 @@ func (d *Daemon) runOptions(ctx context.Context, eo engine.Options, p *parts) en
 			// Reloads wait until now: a RELOADING=1 ... READY=1 pair
 			// while the state is still being restored would tell systemd
 			// the start was over.
+			p.reloading.Add(1)
 			go d.reloads(ctx, p)
 		},
 		Status: func(st *engine.Status) {
@@ -119,6 +127,7 @@ func (d *Daemon) runOptions(ctx context.Context, eo engine.Options, p *parts) en
 // bounded time to deliver what is queued.
 func (d *Daemon) stop(p *parts) {
 	close(p.done)
+	p.reloading.Wait()
 	p.admin.SetReady(false)
 	p.notifier.Stopping()
 	ctx, cancel := context.WithTimeout(context.Background(), drainFor)
@@ -161,6 +170,7 @@ func (noAdmin) Close(context.Context) error { return nil }
 
 // reloads re-reads the configuration on each request until done.
 func (d *Daemon) reloads(ctx context.Context, p *parts) {
+	defer p.reloading.Done()
 	for {
 		select {
 		case <-d.Reload:

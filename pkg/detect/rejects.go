@@ -43,6 +43,13 @@ type RejectFinding struct {
 	Severity                   string
 }
 
+// SetCooldown changes the cooldown after an alert, as a reloaded
+// configuration does; zero takes the default.
+func (w *RejectWatch) SetCooldown(d time.Duration) {
+	w.opts.Cooldown = d
+	w.opts = w.opts.withDefaults()
+}
+
 // RejectWatch keeps a baseline of rejected lines per source. Rejected
 // lines carry no readable time, so they are counted in the window of the
 // latest event time read when they arrived.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -23,6 +24,7 @@ type checkpointWriter struct {
 	work chan checkpoint // holds at most the one waiting
 	done chan struct{}   // closed when the goroutine has returned
 	once sync.Once       // closes work
+	busy atomic.Bool     // a checkpoint is being written
 
 	mu      sync.Mutex
 	stats   Checkpoints
@@ -38,9 +40,16 @@ func newCheckpointWriter(dir string, log zerolog.Logger) *checkpointWriter {
 func (w *checkpointWriter) run() {
 	defer close(w.done)
 	for cp := range w.work {
+		w.busy.Store(true)
 		w.write(cp)
+		w.busy.Store(false)
 	}
 }
+
+// writing reports whether a checkpoint is being written: a periodic save
+// then waits for the next tick rather than copying the state a second
+// time, which would cost the loop the copy and memory a third copy.
+func (w *checkpointWriter) writing() bool { return w.busy.Load() || len(w.work) > 0 }
 
 // submit queues cp, replacing a snapshot still waiting.
 func (w *checkpointWriter) submit(cp checkpoint) {

@@ -463,8 +463,12 @@ func (r *runner) advanceQuiet() {
 const liveWithin = 10 * time.Minute
 
 // save takes a snapshot of the state and hands it to the checkpoint
-// writer, which encodes and syncs it off the loop.
+// writer, which encodes and syncs it off the loop; unless the last one
+// is still being written, in which case the next tick saves.
 func (r *runner) save() {
+	if r.writer.writing() {
+		return
+	}
 	r.writer.submit(r.snapshot())
 }
 

@@ -87,4 +87,5 @@ type Retune struct {
 func (c *core) retune(rt Retune) {
 	c.opts.Labels = rt.Labels
 	c.det.Retune(rt.Detect)
+	c.rejects.SetCooldown(rt.Detect.Cooldown)
 }

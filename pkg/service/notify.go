@@ -7,6 +7,7 @@ package service
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -15,9 +16,11 @@ import (
 	"github.com/sentinel-project/sentinel/pkg/engine"
 )
 
-// Notifier sends sentinel's state to the service manager. Its methods
-// are called from one goroutine at a time.
+// Notifier sends sentinel's state to the service manager. It is safe for
+// concurrent use: the engine's loop reports, the reload goroutine and the
+// main one change the state.
 type Notifier struct {
+	mu  sync.Mutex
 	log zerolog.Logger
 	// watchdog is the interval at which systemd expects pings; 0 when
 	// the watchdog is off.
@@ -48,11 +51,15 @@ func (n *Notifier) Watchdog() time.Duration { return n.watchdog }
 
 // Ready says that state is restored and the sources are open.
 func (n *Notifier) Ready() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	n.send(daemon.SdNotifyReady + "\n" + statusLine(n.last, 0))
 }
 
 // Reloading says a configuration reload has begun; Ready ends it.
 func (n *Notifier) Reloading() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	// MONOTONIC_USEC lets systemd (253 and later) match this message to
 	// the reload it asked for.
 	n.send(fmt.Sprintf("%s\nMONOTONIC_USEC=%d", daemon.SdNotifyReloading, monotonicUsec()))
@@ -60,6 +67,8 @@ func (n *Notifier) Reloading() {
 
 // Stopping says sentinel is saving its state to exit.
 func (n *Notifier) Stopping() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	n.send(daemon.SdNotifyStopping + "\nSTATUS=stopping: saving state")
 }
 
@@ -67,6 +76,8 @@ func (n *Notifier) Stopping() {
 // watchdog at half its interval, so one late report is not fatal, and
 // refreshes the status line; a loop that stops reporting stops the pings.
 func (n *Notifier) Status(st *engine.Status) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.last != nil {
 		if dt := st.At.Sub(n.last.At).Seconds(); dt > 0 {
 			n.rate = float64(lines(st)-lines(n.last)) / dt

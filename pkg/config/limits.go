@@ -26,8 +26,8 @@ type Limits struct {
 }
 
 // What the limits are sized with. The bytes per entity are budgets, not
-// measurements: BenchmarkEntityMemory (pkg/detect) measures about 520
-// bytes per token with its isolation-forest profile and 300 per address
+// measurements: BenchmarkEntityMemory (pkg/detect) measures about 550
+// bytes per token with its isolation-forest profile and 330 per address
 // at a million of each; a checkpoint copies and encodes every entity
 // (about as much again while it runs); and the aggregator may hold a
 // window (BenchmarkWindowMemory: about 520 bytes) for a tenth of the

@@ -2,9 +2,13 @@ package alert
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -16,7 +20,8 @@ type WebhookOptions struct {
 	// its scheme and host.
 	URL string
 	// Headers are added to every request, e.g. Authorization. They cannot
-	// replace Content-Type, User-Agent or Idempotency-Key.
+	// replace Content-Type, User-Agent, Idempotency-Key or the signature's
+	// headers.
 	Headers map[string]string
 	// Timeout bounds one attempt; default DefaultTimeout.
 	Timeout time.Duration
@@ -26,6 +31,29 @@ type WebhookOptions struct {
 	// Client sends the requests; default a new http.Client. Its redirect
 	// policy is replaced: redirects are not followed.
 	Client *http.Client
+	// Secret, when set, signs every request (see Sign): the receiver can
+	// then tell sentinel's alerts from forged ones and refuse replays.
+	Secret string
+	// Now stamps signed requests; time.Now when nil.
+	Now func() time.Time
+}
+
+// The headers of a signed webhook request.
+const (
+	TimestampHeader = "X-Sentinel-Timestamp"
+	SignatureHeader = "X-Sentinel-Signature"
+)
+
+// Sign returns the signature of body sent at timestamp (Unix seconds):
+// "v1=" and the hex HMAC-SHA256, keyed by secret, of the timestamp, a dot
+// and the body. The timestamp is signed with the body so that a captured
+// request cannot be replayed later with a fresh one; "v1" leaves room to
+// change the scheme without breaking receivers.
+func Sign(secret string, timestamp int64, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "%d.", timestamp)
+	mac.Write(body)
+	return "v1=" + hex.EncodeToString(mac.Sum(nil))
 }
 
 // Webhook posts each alert as JSON to a URL, with the alert id in an
@@ -34,6 +62,8 @@ type WebhookOptions struct {
 type Webhook struct {
 	p         *poster
 	userAgent string
+	secret    string
+	now       func() time.Time
 }
 
 // NewWebhook checks the options and returns the sink.
@@ -52,7 +82,10 @@ func NewWebhook(o WebhookOptions) (*Webhook, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring sink %s: %w", o.Name, err)
 	}
-	return &Webhook{p: p, userAgent: userAgent(o.Version)}, nil
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Webhook{p: p, userAgent: userAgent(o.Version), secret: o.Secret, now: o.Now}, nil
 }
 
 func userAgent(version string) string {
@@ -74,5 +107,11 @@ func (w *Webhook) Send(ctx context.Context, a *Alert) error {
 	h := http.Header{}
 	h.Set("User-Agent", w.userAgent)
 	h.Set("Idempotency-Key", a.ID)
+	if w.secret != "" {
+		// Stamped per attempt: a retry an hour later is not a replay.
+		ts := w.now().Unix()
+		h.Set(TimestampHeader, strconv.FormatInt(ts, 10))
+		h.Set(SignatureHeader, Sign(w.secret, ts, body))
+	}
 	return w.p.post(ctx, body, h)
 }

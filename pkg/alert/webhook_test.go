@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -252,5 +254,54 @@ func TestRedactURL(t *testing.T) {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSignedWebhookVerifiesIndependently checks the signature with
+// OpenSSL rather than with Go's crypto/hmac, which Sign itself uses: a
+// receiver following docs/alerts.md must get the same answer. A header
+// configured with the signature's name cannot replace it, and an unsigned
+// webhook sends neither header.
+func TestSignedWebhookVerifiesIndependently(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl is missing: it is the independent check of the signature (Debian's openssl package)")
+	}
+	const secret = "7f3c9e1a5b2d8f4c6a0e9b3d1f5c7a2e"
+	rec := newRecorder(t, status(http.StatusOK))
+	stamp := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	w, err := NewWebhook(WebhookOptions{
+		URL: rec.url(), Client: testClient(t), Timeout: 2 * time.Second, Secret: secret,
+		Now:     func() time.Time { return stamp },
+		Headers: map[string]string{SignatureHeader: "v1=forged"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Send(context.Background(), sampleAlert()); err != nil {
+		t.Fatal(err)
+	}
+	req := rec.requests()[0]
+	if ts := req.header.Get(TimestampHeader); ts != strconv.FormatInt(stamp.Unix(), 10) {
+		t.Fatalf("%s = %q, want %d", TimestampHeader, ts, stamp.Unix())
+	}
+	cmd := exec.Command(openssl, "dgst", "-sha256", "-hmac", secret, "-hex")
+	cmd.Stdin = strings.NewReader(req.header.Get(TimestampHeader) + "." + string(req.body))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("openssl: %v", err)
+	}
+	fields := strings.Fields(string(out)) // "HMAC-SHA2-256(stdin)= <hex>"
+	want := "v1=" + fields[len(fields)-1]
+	if got := req.header.Get(SignatureHeader); got != want {
+		t.Fatalf("%s = %q, openssl computes %q", SignatureHeader, got, want)
+	}
+
+	plain := newTestWebhook(t, rec.url())
+	if err := plain.Send(context.Background(), sampleAlert()); err != nil {
+		t.Fatal(err)
+	}
+	if h := rec.requests()[1].header; h.Get(SignatureHeader) != "" || h.Get(TimestampHeader) != "" {
+		t.Errorf("an unsigned webhook sent %s %q", SignatureHeader, h.Get(SignatureHeader))
 	}
 }

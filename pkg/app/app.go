@@ -183,7 +183,7 @@ func sink(s config.Sink, stdout io.Writer) (alert.SinkSpec, error) {
 		}
 		return alert.SinkSpec{Sink: fs}, nil
 	case "webhook":
-		wh, err := alert.NewWebhook(alert.WebhookOptions{URL: s.URL, Headers: s.Headers, Timeout: s.Timeout, Version: Version})
+		wh, err := alert.NewWebhook(alert.WebhookOptions{URL: s.URL, Headers: s.Headers, Timeout: s.Timeout, Version: Version, Secret: s.Secret})
 		if err != nil {
 			return alert.SinkSpec{}, err
 		}

@@ -148,6 +148,9 @@ type Sink struct {
 	URL     string            `yaml:"url"`
 	Headers map[string]string `yaml:"headers"`
 	Timeout time.Duration     `yaml:"timeout"`
+	// Secret signs a webhook's requests with HMAC-SHA256 (see
+	// docs/alerts.md); "${NAME}" reads it from the environment.
+	Secret string `yaml:"secret"`
 }
 
 // Log sets sentinel's own logging.
@@ -249,6 +252,7 @@ func (c *Config) expandEnv() {
 		s := &c.Alerts.Sinks[i]
 		field := fmt.Sprintf("alerts.sinks[%d]", i)
 		c.expandValue(&s.URL, field+".url")
+		c.expandValue(&s.Secret, field+".secret")
 		for k, v := range s.Headers {
 			c.expandValue(&v, field+".headers."+k)
 			s.Headers[k] = v

@@ -207,3 +207,27 @@ func TestNonFiniteNumbersAreRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookSecretIsCheckedAndNeverPrinted(t *testing.T) {
+	const short = "tooshort-SECRET"
+	t.Setenv("TEST_SHORT_SECRET", short)
+	for text, want := range map[string]string{
+		"alerts:\n  sinks:\n    - type: webhook\n      url: https://hooks.example.test/x\n      secret: ${TEST_SHORT_SECRET}\n": "alerts.sinks[0].secret (line 5): is 15 characters: allowed is 16 or more",
+		"alerts:\n  sinks:\n    - type: slack\n      url: https://hooks.example.test/x\n      secret: 0123456789abcdef0123\n":   "alerts.sinks[0].secret (line 5): is set on a slack sink: only webhook sinks are signed",
+	} {
+		_, err := Parse([]byte(text))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", text, err, want)
+		}
+		if err != nil && (strings.Contains(err.Error(), short) || strings.Contains(err.Error(), "0123456789abcdef")) {
+			t.Errorf("the error shows the secret: %v", err)
+		}
+	}
+	c, err := Parse([]byte("alerts:\n  sinks:\n    - type: webhook\n      url: https://hooks.example.test/x\n      secret: ${TEST_UNSET_SECRET}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SinkErrors(); err == nil || !strings.Contains(err.Error(), "TEST_UNSET_SECRET") {
+		t.Errorf("an unset secret variable: %v, want it named by SinkErrors", err)
+	}
+}

@@ -220,16 +220,37 @@ func (c *Config) validateSink(field string, s Sink) error {
 	if s.Timeout <= 0 {
 		return c.fieldErr(field+".timeout", "%v: allowed is a positive duration", s.Timeout)
 	}
+	if s.Secret != "" && s.Type != "webhook" {
+		return c.fieldErr(field+".secret", "is set on a %s sink: only webhook sinks are signed", s.Type)
+	}
 	switch s.Type {
 	case "file":
 		if s.Path == "" {
 			return c.fieldErr(field+".path", "is empty: a file sink needs the path to append alerts to")
 		}
 	case "webhook", "slack":
+		if err := c.validateSecret(field+".secret", s.Secret); err != nil {
+			return err
+		}
 		if _, unset := c.unsetEnv[field+".url"]; unset {
 			return nil // SinkErrors reports it, for the commands that need it
 		}
 		return c.validateURL(field+".url", s.URL)
+	}
+	return nil
+}
+
+// minSecret is the shortest signing secret accepted: a short one can be
+// guessed from signed requests offline.
+const minSecret = 16
+
+// validateSecret checks a signing secret's length, never printing it.
+func (c *Config) validateSecret(field, secret string) error {
+	if _, unset := c.unsetEnv[field]; unset || secret == "" {
+		return nil
+	}
+	if len(secret) < minSecret {
+		return c.fieldErr(field, "is %d characters: allowed is %d or more, e.g. from openssl rand -hex 32 (value not shown)", len(secret), minSecret)
 	}
 	return nil
 }

@@ -56,6 +56,7 @@ var (
 	failed        = desc("alerts_failed_total", "Alerts given up after a permanent error or the last retry, per sink.", "sink")
 	dropped       = desc("alerts_dropped_total", "Alerts never tried: the sink's queue was full, or sentinel stopped first.", "sink")
 	stale         = desc("alerts_stale_total", "Alerts older than the horizon, not sent to a notifying sink.", "sink")
+	below         = desc("alerts_below_severity_total", "Alerts under a sink's min_severity, not sent to it.", "sink")
 	queued        = desc("alert_queue_depth", "Alerts waiting to be delivered, per sink.", "sink")
 	reloads       = desc("config_reloads_total", "Configuration reloads on SIGHUP, by result.", "result")
 	reloadOK      = desc("config_last_reload_successful", "Whether the last configuration reload succeeded (1) or was rejected (0).")
@@ -130,6 +131,7 @@ func collectSinks(ch chan<- prometheus.Metric, sinks map[string]alert.SinkStats)
 		counter(ch, failed, float64(s.Failed), name)
 		counter(ch, dropped, float64(s.Dropped), name)
 		counter(ch, stale, float64(s.Stale), name)
+		counter(ch, below, float64(s.Below), name)
 		gauge(ch, queued, float64(s.Queued), name)
 	}
 }

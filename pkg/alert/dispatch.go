@@ -82,6 +82,20 @@ type SinkSpec struct {
 	// older than the horizon are not sent to it. Sinks that record
 	// (stdout, file) are not Push and receive every alert.
 	Push bool
+	// MinSeverity: alerts of a lower severity are not sent to this sink;
+	// empty sends all.
+	MinSeverity string
+}
+
+// severityRank orders severities; an unknown one ranks lowest.
+func severityRank(s string) int {
+	switch s {
+	case SeverityCritical:
+		return 2
+	case SeverityWarning:
+		return 1
+	}
+	return 0
 }
 
 // Sink delivers one alert somewhere.
@@ -102,6 +116,7 @@ type SinkStats struct {
 	// closed before their turn came.
 	Dropped uint64
 	Stale   uint64 // older than the horizon, not sent to this Push sink
+	Below   uint64 // under the sink's minimum severity, not sent
 	Queued  int    // waiting now
 }
 
@@ -139,13 +154,14 @@ func (e envelope) finish() {
 }
 
 type worker struct {
-	name string
-	sink Sink
-	push bool
-	q    chan envelope
-	log  zerolog.Logger
+	name    string
+	sink    Sink
+	push    bool
+	minRank int
+	q       chan envelope
+	log     zerolog.Logger
 
-	sent, failed, dropped, stale atomic.Uint64
+	sent, failed, dropped, stale, below atomic.Uint64
 
 	full        atomic.Bool   // the last enqueue failed
 	fullDropped atomic.Uint64 // drops since the queue became full
@@ -171,7 +187,7 @@ func NewDispatcher(sinks []SinkSpec, opts DispatchOptions) *Dispatcher {
 			name = fmt.Sprintf("%s#%d", name, seen[name])
 		}
 		w := &worker{
-			name: name, sink: s.Sink, push: s.Push,
+			name: name, sink: s.Sink, push: s.Push, minRank: severityRank(s.MinSeverity),
 			q:   make(chan envelope, opts.QueueLen),
 			log: opts.Logger.With().Str("sink", name).Logger(),
 		}
@@ -203,10 +219,14 @@ func (d *Dispatcher) SendTracked(a *Alert, recorded func()) {
 	if d.closed {
 		return
 	}
-	done := d.tracker(recorded)
+	done := d.tracker(&c, stale, recorded)
 	for _, w := range d.workers {
-		if stale && w.push {
+		switch w.skips(&c, stale) {
+		case skipStale:
 			w.stale.Add(1)
+			continue
+		case skipBelow:
+			w.below.Add(1)
 			continue
 		}
 		e := envelope{a: &c}
@@ -218,13 +238,31 @@ func (d *Dispatcher) SendTracked(a *Alert, recorded func()) {
 	done() // the tracker's own share, so recorded runs once all are done
 }
 
-// tracker returns the function each recording sink calls when it has
-// finished with an alert; the last call runs recorded.
-func (d *Dispatcher) tracker(recorded func()) func() {
+// Why a sink does not get an alert.
+const (
+	skipNone = iota
+	skipStale
+	skipBelow
+)
+
+// skips says whether w skips a, and why.
+func (w *worker) skips(a *Alert, stale bool) int {
+	switch {
+	case stale && w.push:
+		return skipStale
+	case severityRank(a.Severity) < w.minRank:
+		return skipBelow
+	}
+	return skipNone
+}
+
+// tracker returns the function each recording sink that takes a calls
+// when it has finished with it; the last call runs recorded.
+func (d *Dispatcher) tracker(a *Alert, stale bool, recorded func()) func() {
 	remaining := &atomic.Int64{}
 	remaining.Store(1) // SendTracked's own share
 	for _, w := range d.workers {
-		if !w.push {
+		if !w.push && w.skips(a, stale) == skipNone {
 			remaining.Add(1)
 		}
 	}
@@ -480,7 +518,7 @@ func (d *Dispatcher) Stats() map[string]SinkStats {
 func (w *worker) stats() SinkStats {
 	return SinkStats{
 		Sent: w.sent.Load(), Failed: w.failed.Load(),
-		Dropped: w.dropped.Load(), Stale: w.stale.Load(),
+		Dropped: w.dropped.Load(), Stale: w.stale.Load(), Below: w.below.Load(),
 		Queued: len(w.q),
 	}
 }

@@ -591,3 +591,43 @@ func TestSendTrackedWithoutRecordingSinks(t *testing.T) {
 	}
 	closeWithin(t, d, 5*time.Second)
 }
+
+// TestMinSeverityPerSink: a sink set to critical gets only critical
+// alerts and counts the others; an alert that no recording sink takes is
+// still marked recorded, so a checkpoint never waits for it.
+func TestMinSeverityPerSink(t *testing.T) {
+	all := &memSink{name: "all"}
+	pager := &memSink{name: "pager"}
+	d := NewDispatcher([]SinkSpec{
+		{Sink: all},
+		{Sink: pager, Push: true, MinSeverity: SeverityCritical},
+	}, DispatchOptions{Horizon: -1})
+	warn, crit := sampleAlert(), sampleAlert()
+	warn.ID, warn.Key, warn.Severity = "w1", "warned", SeverityWarning
+	crit.ID, crit.Key = "c1", "critical"
+	d.Send(warn)
+	d.Send(crit)
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(all.keys(), ","); got != "warned,critical" {
+		t.Errorf("the unfiltered sink got %q", got)
+	}
+	if got := strings.Join(pager.keys(), ","); got != "critical" {
+		t.Errorf("the critical-only sink got %q, want only the critical alert", got)
+	}
+	if st := d.Stats()["pager"]; st.Below != 1 || st.Sent != 1 {
+		t.Errorf("pager stats %+v, want 1 sent and 1 below its minimum", st)
+	}
+
+	only := &memSink{name: "only"}
+	d = NewDispatcher([]SinkSpec{{Sink: only, MinSeverity: SeverityCritical}}, DispatchOptions{Horizon: -1})
+	recorded := make(chan struct{})
+	d.SendTracked(warn, func() { close(recorded) })
+	select {
+	case <-recorded:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an alert no recording sink takes was never marked recorded")
+	}
+	d.Close(context.Background())
+}

@@ -71,6 +71,7 @@ func addStats(sum, more map[string]alert.SinkStats) {
 		t.Failed += s.Failed
 		t.Dropped += s.Dropped
 		t.Stale += s.Stale
+		t.Below += s.Below
 		t.Queued += s.Queued
 		sum[name] = t
 	}

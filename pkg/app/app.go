@@ -166,6 +166,7 @@ func Dispatcher(c *config.Config, stdout io.Writer, log zerolog.Logger) (*alert.
 		if err != nil {
 			return nil, fmt.Errorf("alerts.sinks[%d]: %w", i, err)
 		}
+		spec.MinSeverity = s.MinSeverity
 		specs = append(specs, spec)
 	}
 	opts := alert.DispatchOptions{Horizon: c.Alerts.Horizon, Logger: log}

@@ -151,6 +151,9 @@ type Sink struct {
 	// Secret signs a webhook's requests with HMAC-SHA256 (see
 	// docs/alerts.md); "${NAME}" reads it from the environment.
 	Secret string `yaml:"secret"`
+	// MinSeverity: alerts below it (warning, critical) skip this sink;
+	// empty sends all.
+	MinSeverity string `yaml:"min_severity"`
 }
 
 // Log sets sentinel's own logging.

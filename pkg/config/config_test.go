@@ -231,3 +231,13 @@ func TestWebhookSecretIsCheckedAndNeverPrinted(t *testing.T) {
 		t.Errorf("an unset secret variable: %v, want it named by SinkErrors", err)
 	}
 }
+
+func TestMinSeverityIsChecked(t *testing.T) {
+	_, err := Parse([]byte("alerts:\n  sinks:\n    - type: stdout\n      min_severity: urgent\n"))
+	if err == nil || !strings.Contains(err.Error(), "alerts.sinks[0].min_severity (line 4): \"urgent\" is not a severity: allowed are warning and critical") {
+		t.Errorf("min_severity: urgent: %v", err)
+	}
+	if _, err := Parse([]byte("alerts:\n  sinks:\n    - type: stdout\n      min_severity: critical\n")); err != nil {
+		t.Errorf("min_severity: critical refused: %v", err)
+	}
+}

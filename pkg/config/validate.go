@@ -220,6 +220,9 @@ func (c *Config) validateSink(field string, s Sink) error {
 	if s.Timeout <= 0 {
 		return c.fieldErr(field+".timeout", "%v: allowed is a positive duration", s.Timeout)
 	}
+	if s.MinSeverity != "" && s.MinSeverity != "warning" && s.MinSeverity != "critical" {
+		return c.fieldErr(field+".min_severity", "%q is not a severity: allowed are warning and critical (empty sends all)", s.MinSeverity)
+	}
 	if s.Secret != "" && s.Type != "webhook" {
 		return c.fieldErr(field+".secret", "is set on a %s sink: only webhook sinks are signed", s.Type)
 	}

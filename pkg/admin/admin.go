@@ -27,6 +27,8 @@ type Options struct {
 	Listen string
 	// Sinks returns the alert sinks' counts at scrape time.
 	Sinks func() map[string]alert.SinkStats
+	// Allowlisted returns how many alerts the allowlist held back.
+	Allowlisted func() int64
 	// Version is exported as sentinel_build_info.
 	Version string
 	// Stale is how long the engine may go without reporting before
@@ -66,7 +68,7 @@ func Listen(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: listening on %s: %w", o.Listen, err)
 	}
-	s := &Server{opts: o, ln: ln, done: make(chan struct{}), col: &collector{sinks: o.Sinks}}
+	s := &Server{opts: o, ln: ln, done: make(chan struct{}), col: &collector{sinks: o.Sinks, allowlisted: o.Allowlisted}}
 	s.col.reload.lastOK = true
 	s.col.reload.lastSuccess = o.Now()
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}

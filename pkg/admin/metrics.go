@@ -15,10 +15,11 @@ import (
 // sink's worker) and copied here about once a second, so reading lines
 // costs no metric updates at all.
 type collector struct {
-	mu     sync.Mutex
-	status *engine.Status
-	sinks  func() map[string]alert.SinkStats
-	reload reloadCounts
+	mu          sync.Mutex
+	status      *engine.Status
+	sinks       func() map[string]alert.SinkStats
+	allowlisted func() int64
+	reload      reloadCounts
 }
 
 type reloadCounts struct {
@@ -56,6 +57,7 @@ var (
 	failed        = desc("alerts_failed_total", "Alerts given up after a permanent error or the last retry, per sink.", "sink")
 	dropped       = desc("alerts_dropped_total", "Alerts never tried: the sink's queue was full, or sentinel stopped first.", "sink")
 	stale         = desc("alerts_stale_total", "Alerts older than the horizon, not sent to a notifying sink.", "sink")
+	allowlisted   = desc("alerts_allowlisted_total", "Alerts about allowlisted tokens or addresses, not delivered.")
 	below         = desc("alerts_below_severity_total", "Alerts under a sink's min_severity, not sent to it.", "sink")
 	queued        = desc("alert_queue_depth", "Alerts waiting to be delivered, per sink.", "sink")
 	reloads       = desc("config_reloads_total", "Configuration reloads on SIGHUP, by result.", "result")
@@ -74,6 +76,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	collectReloads(ch, rl)
 	if c.sinks != nil {
 		collectSinks(ch, c.sinks())
+	}
+	if c.allowlisted != nil {
+		counter(ch, allowlisted, float64(c.allowlisted()))
 	}
 	if st != nil {
 		collectStatus(ch, st)

@@ -68,6 +68,7 @@ type parts struct {
 	admin    adminServer
 	notifier *service.Notifier
 	stdout   io.Writer
+	allow    *allowlist
 	retune   chan engine.Retune
 	done     chan struct{} // closed once the engine has returned
 	// reloading is held by the reload goroutine, so that a stop waits
@@ -83,7 +84,8 @@ func (d *Daemon) start() (*parts, error) {
 		return nil, err
 	}
 	alerts := newAlerter(disp)
-	adm, err := d.startAdmin(alerts)
+	allow := newAllowlist(d.Config.Allow)
+	adm, err := d.startAdmin(alerts, allow)
 	if err != nil {
 		alerts.Close(context.Background()) // nothing was sent yet
 		return nil, err
@@ -92,7 +94,7 @@ func (d *Daemon) start() (*parts, error) {
 	if wd := notifier.Watchdog(); wd > 0 {
 		d.Log.Info().Str("interval", wd.String()).Msg("systemd watchdog on: pinging it from the engine's loop")
 	}
-	return &parts{alerts: alerts, admin: adm, notifier: notifier, stdout: stdout,
+	return &parts{alerts: alerts, allow: allow, admin: adm, notifier: notifier, stdout: stdout,
 		retune: make(chan engine.Retune), done: make(chan struct{})}, nil
 }
 
@@ -103,7 +105,7 @@ func (d *Daemon) runOptions(ctx context.Context, eo engine.Options, p *parts) en
 		StateDir:           d.Config.StateDir,
 		CheckpointInterval: d.Config.CheckpointInterval,
 		Warm:               d.Warm,
-		Deliver:            p.alerts.SendTracked,
+		Deliver:            p.allow.deliver(p.alerts.SendTracked),
 		WaitRecorded:       p.alerts.WaitRecorded,
 		Ready: func() {
 			d.Log.Info().Msg("ready: following sources")
@@ -140,12 +142,13 @@ func (d *Daemon) stop(p *parts) {
 
 // startAdmin starts the admin listener, or a stand-in that serves
 // nothing when it is turned off.
-func (d *Daemon) startAdmin(alerts *alerter) (adminServer, error) {
+func (d *Daemon) startAdmin(alerts *alerter, allow *allowlist) (adminServer, error) {
 	a := d.Config.Admin
 	if !a.On() {
 		return noAdmin{}, nil
 	}
-	srv, err := admin.Listen(admin.Options{Listen: a.Listen, Sinks: alerts.Stats, Version: Version, Logger: d.Log})
+	srv, err := admin.Listen(admin.Options{Listen: a.Listen, Sinks: alerts.Stats, Allowlisted: allow.Skipped,
+		Version: Version, Logger: d.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +233,7 @@ func (d *Daemon) takeOver(ctx context.Context, next *config.Config, p *parts) er
 		p.alerts.swap(disp, drainFor)
 		d.Log.Info().Int("sinks", len(next.Alerts.Sinks)).Msg("alert sinks replaced")
 	}
+	p.allow.set(next.Allow)
 	rt := engine.Retune{Labels: next.Labels, Detect: detectOptions(next.Detect)}
 	rt.Detect.Forest.Threshold = next.Detect.IForest.Threshold
 	select {

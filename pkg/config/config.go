@@ -42,6 +42,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Admin is the local HTTP listener for metrics and health checks.
 	Admin Admin `yaml:"admin"`
+	// Allow lists tokens and addresses whose alerts are not delivered.
+	Allow Allow `yaml:"allow"`
 
 	hash string
 	// lines maps a field path to the line of its key, for messages.

@@ -241,3 +241,20 @@ func TestMinSeverityIsChecked(t *testing.T) {
 		t.Errorf("min_severity: critical refused: %v", err)
 	}
 }
+
+func TestAllowIsCheckedAndNeverPrintsAToken(t *testing.T) {
+	const raw = "tok_live_pastedByMistake1234567890"
+	_, err := Parse([]byte("allow:\n  tokens:\n    - 3f9a1c0b2e4d\n    - " + raw + "\n  addresses:\n    - 203.0.113.0/24\n    - 203.0.113.0/33\n"))
+	if err == nil {
+		t.Fatal("a raw token and a bad range were accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{"allow.tokens[1] (line 4)", "write its fingerprint", "allow.addresses[1] (line 7)", "is not an address or a CIDR range"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, raw) {
+		t.Errorf("the error shows the raw token: %v", err)
+	}
+}

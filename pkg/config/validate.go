@@ -53,6 +53,7 @@ func (c *Config) Validate() error {
 		c.validateLog(),
 		c.validateLimits(),
 		c.validateAdmin(),
+		c.validateAllow(),
 	})
 }
 

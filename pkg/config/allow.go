@@ -1,0 +1,69 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/sentinel-project/sentinel/pkg/ingest"
+)
+
+// Allow lists entities whose alerts are not delivered: a load test's
+// token, a partner's known batch job, the monitoring system's address.
+// Their baselines are still learned, and the suppressed alerts counted.
+type Allow struct {
+	// Tokens are token fingerprints (sentinel fingerprint).
+	Tokens []string `yaml:"tokens"`
+	// Addresses are client addresses or CIDR ranges.
+	Addresses []string `yaml:"addresses"`
+}
+
+// Prefixes returns Addresses as prefixes; a single address is a /32 or
+// /128. Validate has checked them.
+func (a Allow) Prefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(a.Addresses))
+	for _, s := range a.Addresses {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(addr, addr.BitLen()), nil
+}
+
+func (c *Config) validateAllow() error {
+	var errs []error
+	for i, fp := range c.Allow.Tokens {
+		if fingerprintRE.MatchString(fp) {
+			continue
+		}
+		field := fmt.Sprintf("allow.tokens[%d]", i)
+		msg := "is not a token fingerprint (12 hex characters, see sentinel fingerprint)"
+		if !showLabelKey(fp) {
+			// Long enough to be a pasted token: say its fingerprint, not it.
+			cred := ingest.NewCredential(strings.TrimPrefix(fp, "Bearer "), false)
+			msg += "; if it is a raw token, write its fingerprint " + cred.FP + " (the value is not shown: it may be a secret)"
+		} else {
+			msg = fmt.Sprintf("%q %s", fp, msg)
+		}
+		errs = append(errs, c.fieldErr(field, "%s", msg))
+	}
+	for i, s := range c.Allow.Addresses {
+		if _, err := parsePrefix(s); err != nil {
+			errs = append(errs, c.fieldErr(fmt.Sprintf("allow.addresses[%d]", i),
+				"%q is not an address or a CIDR range: allowed are e.g. 203.0.113.7, 203.0.113.0/24, 2001:db8::/48", s))
+		}
+	}
+	return joinErrors(errs)
+}

@@ -20,6 +20,7 @@ Usage:
   sentinel replay [--config FILE] PATH...                     replay history, alerts on stdout
   sentinel train [--config FILE] [--out FILE] PATH...         train the isolation forest on history
   sentinel check --config FILE                                validate a configuration
+  sentinel silence add|list|rm [flags]                        hold back a token's or addresses' alerts for a while
   sentinel fingerprint                                        read a token on stdin, print its fingerprint
   sentinel generate [flags]                                   write generated traffic with attacks
   sentinel eval scenarios [flags]                             score detection on generated traffic
@@ -35,6 +36,7 @@ var commands = map[string]command{
 	"replay":      replayCmd,
 	"train":       trainCmd,
 	"check":       checkCmd,
+	"silence":     silenceCmd,
 	"fingerprint": fingerprintCmd,
 	"generate":    generateCmd,
 	"eval":        evalCmd,

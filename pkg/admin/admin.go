@@ -1,6 +1,7 @@
 // Package admin serves sentinel's local admin listener: Prometheus
-// metrics on /metrics, liveness on /healthz and readiness on /readyz. It
-// reads what the engine and the alert sinks count; it changes nothing.
+// metrics on /metrics, liveness on /healthz, readiness on /readyz, and
+// the silences an operator sets on /silences. It reads what the engine
+// and the alert sinks count; silences are all it changes.
 package admin
 
 import (
@@ -19,6 +20,7 @@ import (
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/engine"
+	"github.com/sentinel-project/sentinel/pkg/silence"
 )
 
 // Options configures a Server.
@@ -29,6 +31,8 @@ type Options struct {
 	Sinks func() map[string]alert.SinkStats
 	// Allowlisted returns how many alerts the allowlist held back.
 	Allowlisted func() int64
+	// Silences, when set, is served on /silences and its counts exported.
+	Silences *silence.Store
 	// Version is exported as sentinel_build_info.
 	Version string
 	// Stale is how long the engine may go without reporting before
@@ -68,7 +72,8 @@ func Listen(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: listening on %s: %w", o.Listen, err)
 	}
-	s := &Server{opts: o, ln: ln, done: make(chan struct{}), col: &collector{sinks: o.Sinks, allowlisted: o.Allowlisted}}
+	s := &Server{opts: o, ln: ln, done: make(chan struct{}),
+		col: &collector{sinks: o.Sinks, allowlisted: o.Allowlisted, silences: o.Silences}}
 	s.col.reload.lastOK = true
 	s.col.reload.lastSuccess = o.Now()
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
@@ -88,6 +93,7 @@ func (s *Server) handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	s.silenceRoutes(mux)
 	return mux
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/engine"
+	"github.com/sentinel-project/sentinel/pkg/silence"
 )
 
 // collector exposes the engine's and the sinks' own counts at scrape
@@ -19,6 +20,7 @@ type collector struct {
 	status      *engine.Status
 	sinks       func() map[string]alert.SinkStats
 	allowlisted func() int64
+	silences    *silence.Store
 	reload      reloadCounts
 }
 
@@ -58,6 +60,8 @@ var (
 	dropped       = desc("alerts_dropped_total", "Alerts never tried: the sink's queue was full, or sentinel stopped first.", "sink")
 	stale         = desc("alerts_stale_total", "Alerts older than the horizon, not sent to a notifying sink.", "sink")
 	allowlisted   = desc("alerts_allowlisted_total", "Alerts about allowlisted tokens or addresses, not delivered.")
+	silenced      = desc("alerts_silenced_total", "Alerts held back by a silence.")
+	silencesOn    = desc("silences_active", "Silences in force.")
 	below         = desc("alerts_below_severity_total", "Alerts under a sink's min_severity, not sent to it.", "sink")
 	queued        = desc("alert_queue_depth", "Alerts waiting to be delivered, per sink.", "sink")
 	reloads       = desc("config_reloads_total", "Configuration reloads on SIGHUP, by result.", "result")
@@ -79,6 +83,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.allowlisted != nil {
 		counter(ch, allowlisted, float64(c.allowlisted()))
+	}
+	if c.silences != nil {
+		counter(ch, silenced, float64(c.silences.Held()))
+		gauge(ch, silencesOn, float64(len(c.silences.Active())))
 	}
 	if st != nil {
 		collectStatus(ch, st)

@@ -57,11 +57,12 @@ func (l *allowlist) holds(a *alert.Alert) bool {
 	return hit
 }
 
-// deliver passes a on unless it is allowlisted; an allowlisted alert is
-// marked recorded at once, so it is not raised again after a restart.
-func (l *allowlist) deliver(next func(*alert.Alert, func())) func(*alert.Alert, func()) {
+// holdBack passes an alert on to next unless holds says it is held back;
+// a held-back alert is marked recorded at once, so that it is not raised
+// again after a restart.
+func holdBack(holds func(*alert.Alert) bool, next func(*alert.Alert, func())) func(*alert.Alert, func()) {
 	return func(a *alert.Alert, recorded func()) {
-		if l.holds(a) {
+		if holds(a) {
 			recorded()
 			return
 		}

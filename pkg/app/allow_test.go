@@ -17,7 +17,7 @@ func TestAllowlistHoldsBackOnlyWhatItNames(t *testing.T) {
 		Addresses: []string{"203.0.113.0/24", "2001:db8::/48", "198.51.100.7"},
 	})
 	var sent []string
-	deliver := l.deliver(func(a *alert.Alert, _ func()) { sent = append(sent, a.Key) })
+	deliver := holdBack(l.holds, func(a *alert.Alert, _ func()) { sent = append(sent, a.Key) })
 	recorded := 0
 	for _, a := range []alert.Alert{
 		{Entity: alert.EntityToken, Key: "3f9a1c0b2e4d"},

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/sentinel-project/sentinel/pkg/config"
 	"github.com/sentinel-project/sentinel/pkg/engine"
 	"github.com/sentinel-project/sentinel/pkg/service"
+	"github.com/sentinel-project/sentinel/pkg/silence"
 )
 
 // Daemon is what `sentinel run` runs.
@@ -69,6 +71,7 @@ type parts struct {
 	notifier *service.Notifier
 	stdout   io.Writer
 	allow    *allowlist
+	silences *silence.Store
 	retune   chan engine.Retune
 	done     chan struct{} // closed once the engine has returned
 	// reloading is held by the reload goroutine, so that a stop waits
@@ -84,19 +87,29 @@ func (d *Daemon) start() (*parts, error) {
 		return nil, err
 	}
 	alerts := newAlerter(disp)
-	allow := newAllowlist(d.Config.Allow)
-	adm, err := d.startAdmin(alerts, allow)
+	p := &parts{alerts: alerts, allow: newAllowlist(d.Config.Allow), stdout: stdout,
+		retune: make(chan engine.Retune), done: make(chan struct{})}
+	p.silences, err = silence.Open(filepath.Join(d.Config.StateDir, SilencesFile), nil)
+	if err == nil {
+		p.admin, err = d.startAdmin(p)
+	}
 	if err != nil {
 		alerts.Close(context.Background()) // nothing was sent yet
 		return nil, err
 	}
-	notifier := service.New(d.Log)
-	if wd := notifier.Watchdog(); wd > 0 {
+	p.notifier = service.New(d.Log)
+	if wd := p.notifier.Watchdog(); wd > 0 {
 		d.Log.Info().Str("interval", wd.String()).Msg("systemd watchdog on: pinging it from the engine's loop")
 	}
-	return &parts{alerts: alerts, allow: allow, admin: adm, notifier: notifier, stdout: stdout,
-		retune: make(chan engine.Retune), done: make(chan struct{})}, nil
+	if n := len(p.silences.Active()); n > 0 {
+		d.Log.Info().Int("silences", n).Msg("silences in force")
+	}
+	return p, nil
 }
+
+// SilencesFile holds the silences set through the admin listener, in the
+// state directory.
+const SilencesFile = "silences.json"
 
 func (d *Daemon) runOptions(ctx context.Context, eo engine.Options, p *parts) engine.RunOptions {
 	return engine.RunOptions{
@@ -105,7 +118,7 @@ func (d *Daemon) runOptions(ctx context.Context, eo engine.Options, p *parts) en
 		StateDir:           d.Config.StateDir,
 		CheckpointInterval: d.Config.CheckpointInterval,
 		Warm:               d.Warm,
-		Deliver:            p.allow.deliver(p.alerts.SendTracked),
+		Deliver:            holdBack(p.allow.holds, holdBack(p.silences.Holds, p.alerts.SendTracked)),
 		WaitRecorded:       p.alerts.WaitRecorded,
 		Ready: func() {
 			d.Log.Info().Msg("ready: following sources")
@@ -142,13 +155,13 @@ func (d *Daemon) stop(p *parts) {
 
 // startAdmin starts the admin listener, or a stand-in that serves
 // nothing when it is turned off.
-func (d *Daemon) startAdmin(alerts *alerter, allow *allowlist) (adminServer, error) {
+func (d *Daemon) startAdmin(p *parts) (adminServer, error) {
 	a := d.Config.Admin
 	if !a.On() {
 		return noAdmin{}, nil
 	}
-	srv, err := admin.Listen(admin.Options{Listen: a.Listen, Sinks: alerts.Stats, Allowlisted: allow.Skipped,
-		Version: Version, Logger: d.Log})
+	srv, err := admin.Listen(admin.Options{Listen: a.Listen, Sinks: p.alerts.Stats, Allowlisted: p.allow.Skipped,
+		Silences: p.silences, Version: Version, Logger: d.Log})
 	if err != nil {
 		return nil, err
 	}

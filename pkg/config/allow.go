@@ -23,23 +23,11 @@ type Allow struct {
 func (a Allow) Prefixes() []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(a.Addresses))
 	for _, s := range a.Addresses {
-		if p, err := parsePrefix(s); err == nil {
+		if p, err := ingest.ParsePrefix(s); err == nil {
 			out = append(out, p)
 		}
 	}
 	return out
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	addr, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(addr, addr.BitLen()), nil
 }
 
 func (c *Config) validateAllow() error {
@@ -60,7 +48,7 @@ func (c *Config) validateAllow() error {
 		errs = append(errs, c.fieldErr(field, "%s", msg))
 	}
 	for i, s := range c.Allow.Addresses {
-		if _, err := parsePrefix(s); err != nil {
+		if _, err := ingest.ParsePrefix(s); err != nil {
 			errs = append(errs, c.fieldErr(fmt.Sprintf("allow.addresses[%d]", i),
 				"%q is not an address or a CIDR range: allowed are e.g. 203.0.113.7, 203.0.113.0/24, 2001:db8::/48", s))
 		}

@@ -12,10 +12,11 @@ import (
 	"github.com/sentinel-project/sentinel/pkg/silence"
 )
 
-const silenceUsage = `usage: sentinel silence add (--token FP | --addresses CIDR) [--for 1h] [--reason TEXT]
-       sentinel silence list
-       sentinel silence rm ID
-Each takes --config FILE (for admin.listen) or --admin HOST:PORT.`
+const silenceUsage = `give a subcommand:
+  sentinel silence add (--token FP | --addresses CIDR) [--for 1h] [--reason TEXT]
+  sentinel silence list
+  sentinel silence rm ID
+each with --config FILE (for admin.listen) or --admin HOST:PORT`
 
 func silenceCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

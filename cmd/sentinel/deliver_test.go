@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,16 +50,49 @@ func (r *receiver) received() ([]string, []string, int) {
 // steadyThenBurst writes lines for one token: ten messages a minute for
 // two hours from start, then five thousand in the minute after.
 func steadyThenBurst(w io.Writer, token, ip string, start time.Time) {
-	line := func(ts time.Time, messages int) {
-		fmt.Fprintf(w, `{"ts":%q,"token":%q,"ip":%q,"method":"GET","path":"/messages/outbound?count=500","status":200,"bytes":%d,"messages":%d,"ua":"client/1.0"}`+"\n",
-			ts.UTC().Format(time.RFC3339Nano), token, ip, messages*900, messages)
+	writeLines(w, steadyLines(token, ip, start, 120), burstLines(token, ip, start.Add(120*time.Minute)))
+}
+
+// trafficLine is one canonical request line and its time.
+type trafficLine struct {
+	at   time.Time
+	text string
+}
+
+func requestLine(token, ip string, at time.Time, messages int) trafficLine {
+	return trafficLine{at, fmt.Sprintf(`{"ts":%q,"token":%q,"ip":%q,"method":"GET","path":"/messages/outbound?count=500","status":200,"bytes":%d,"messages":%d,"ua":"client/1.0"}`+"\n",
+		at.UTC().Format(time.RFC3339Nano), token, ip, messages*900, messages)}
+}
+
+// steadyLines are a token's ten messages a minute for minutes from start.
+func steadyLines(token, ip string, start time.Time, minutes int) []trafficLine {
+	var out []trafficLine
+	for m := range minutes {
+		out = append(out, requestLine(token, ip, start.Add(time.Duration(m)*time.Minute), 10))
 	}
-	for m := range 120 {
-		line(start.Add(time.Duration(m)*time.Minute), 10)
-	}
+	return out
+}
+
+// burstLines are five thousand messages in the ten seconds from at.
+func burstLines(token, ip string, at time.Time) []trafficLine {
+	var out []trafficLine
 	for i := range 10 {
-		line(start.Add(120*time.Minute+time.Duration(i)*time.Second), 500)
+		out = append(out, requestLine(token, ip, at.Add(time.Duration(i)*time.Second), 500))
 	}
+	return out
+}
+
+// writeLines writes the lines of several tokens merged in time order, as
+// one gateway logs them: written one token after another, the second's
+// early lines would come after the first's late ones and be too late
+// for their windows.
+func writeLines(w io.Writer, sets ...[]trafficLine) int {
+	all := slices.Concat(sets...)
+	slices.SortStableFunc(all, func(a, b trafficLine) int { return a.at.Compare(b.at) })
+	for _, l := range all {
+		io.WriteString(w, l.text)
+	}
+	return len(all)
 }
 
 func TestLiveAlertReachesWebhookAndSlackWithoutTheToken(t *testing.T) {

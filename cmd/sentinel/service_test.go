@@ -214,11 +214,18 @@ func TestServiceUnderSystemdNotifyReloadAndMetrics(t *testing.T) {
 	now := time.Now()
 	logPath := filepath.Join(dir, "access.log")
 	f, _ := os.Create(logPath)
-	steadyThenBurst(f, "tok_live_firstTOKENaaaa1111", "203.0.113.9", now.Add(-125*time.Minute))
+	// The second token's baseline is written with the first's; its burst
+	// comes after the reload.
+	const secondToken, secondIP = "tok_live_secondTOKENbbbb2222", "198.51.100.20"
+	start := now.Add(-125 * time.Minute)
+	good := writeLines(f,
+		steadyLines("tok_live_firstTOKENaaaa1111", "203.0.113.9", start, 120),
+		burstLines("tok_live_firstTOKENaaaa1111", "203.0.113.9", start.Add(120*time.Minute)),
+		steadyLines(secondToken, secondIP, start, 122))
 	fmt.Fprintln(f, "this is not json")
 	fmt.Fprintln(f, `{"ts": "not a time"}`)
 	f.Close()
-	const firstLines = 130 + 2
+	firstLines := float64(good + 2)
 
 	first, second := filepath.Join(dir, "first.jsonl"), filepath.Join(dir, "second.jsonl")
 	cfg := filepath.Join(dir, "sentinel.yaml")
@@ -256,15 +263,15 @@ func TestServiceUnderSystemdNotifyReloadAndMetrics(t *testing.T) {
 			value(m, "sentinel_alerts_delivered_total", "sink=file:"+first) >= 1
 	})
 	if got := value(m, "sentinel_lines_parsed_total", "source="+logPath); got != firstLines-2 {
-		t.Errorf("lines parsed = %v, want %d", got, firstLines-2)
+		t.Errorf("lines parsed = %v, want %v", got, firstLines-2)
 	}
 	rejected := value(m, "sentinel_lines_rejected_total", "source="+logPath, "reason=json") +
 		value(m, "sentinel_lines_rejected_total", "source="+logPath, "reason=time")
 	if rejected != 2 {
 		t.Errorf("lines rejected (json + time) = %v, want 2; families: %v", rejected, m["sentinel_lines_rejected_total"])
 	}
-	if got := value(m, "sentinel_entities", "kind=token"); got != 1 {
-		t.Errorf("tokens tracked = %v, want 1", got)
+	if got := value(m, "sentinel_entities", "kind=token"); got != 2 {
+		t.Errorf("tokens tracked = %v, want 2", got)
 	}
 	if got := value(m, "sentinel_file_bytes_behind", "path="+logPath); got != 0 {
 		t.Errorf("bytes behind = %v once everything is read, want 0", got)
@@ -297,7 +304,7 @@ func TestServiceUnderSystemdNotifyReloadAndMetrics(t *testing.T) {
 
 	// A good one is taken over: new sinks and labels; a window size
 	// cannot change under learned state and waits for a restart.
-	fp := fingerprintOf("tok_live_secondTOKENbbbb2222")
+	fp := fingerprintOf(secondToken)
 	writeConfig(t, cfg, base+fmt.Sprintf("windows:\n  size: 2m\nlabels:\n  %s: acme\nalerts:\n  sinks:\n    - type: file\n      path: %s\n", fp, second))
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	d.await(t, "RELOADING=1")
@@ -307,7 +314,7 @@ func TestServiceUnderSystemdNotifyReloadAndMetrics(t *testing.T) {
 		t.Errorf("the restart-only change was not named: %v", w)
 	}
 	f, _ = os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-	steadyThenBurst(f, "tok_live_secondTOKENbbbb2222", "198.51.100.20", now.Add(-121*time.Minute))
+	writeLines(f, burstLines(secondToken, secondIP, start.Add(124*time.Minute)))
 	f.Close()
 	eventually(t, 60*time.Second, "the second token's alert in the new sink", func() bool {
 		data, _ := os.ReadFile(second)
@@ -325,8 +332,7 @@ func TestServiceUnderSystemdNotifyReloadAndMetrics(t *testing.T) {
 	if strings.Contains(string(old), fp) {
 		t.Error("an alert raised after the reload went to the old sink")
 	}
-	// Learned state survives the reload: the first token is still known
-	// beside the second.
+	// Learned state survives the reload: both tokens are still known.
 	eventually(t, 30*time.Second, "both tokens tracked after the reload", func() bool {
 		return value(scrape(t, addr), "sentinel_entities", "kind=token") == 2
 	})

@@ -38,8 +38,10 @@ func TestSilenceFromTheCommandLine(t *testing.T) {
 
 	now := time.Now()
 	f, _ := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-	steadyThenBurst(f, quiet, "203.0.113.30", now.Add(-122*time.Minute))
-	steadyThenBurst(f, loud, "203.0.113.31", now.Add(-121*time.Minute))
+	start := now.Add(-122 * time.Minute)
+	writeLines(f,
+		steadyLines(quiet, "203.0.113.30", start, 120), burstLines(quiet, "203.0.113.30", start.Add(120*time.Minute)),
+		steadyLines(loud, "203.0.113.31", start, 121), burstLines(loud, "203.0.113.31", start.Add(121*time.Minute)))
 	f.Close()
 	eventually(t, 60*time.Second, "the unsilenced token's alert", func() bool {
 		data, _ := os.ReadFile(alerts)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/engine"
+	"github.com/sentinel-project/sentinel/pkg/silence"
 )
 
 func get(t *testing.T, url string) (int, string) {
@@ -121,5 +123,53 @@ func TestListenFailsOnABusyAddress(t *testing.T) {
 	_, err = Listen(Options{Listen: s.Addr()})
 	if err == nil || !strings.Contains(err.Error(), "admin listener: listening on "+s.Addr()) {
 		t.Fatalf("second Listen on %s: %v, want an error naming the address", s.Addr(), err)
+	}
+}
+
+// TestSilencesRefuseWhatAWebPageCouldSend: a page the operator opens can
+// POST to 127.0.0.1; such requests must not set or end silences.
+func TestSilencesRefuseWhatAWebPageCouldSend(t *testing.T) {
+	store, err := silence.Open(filepath.Join(t.TempDir(), "s.json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Listen(Options{Listen: "127.0.0.1:0", Silences: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	body := `{"token":"3f9a1c0b2e4d","until":"` + time.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`
+	post := func(contentType, origin string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+s.Addr()+"/silences", strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("text/plain", ""); code != http.StatusUnsupportedMediaType {
+		t.Errorf("a text/plain POST (a form's) got %d", code)
+	}
+	if code := post("application/json", "https://evil.example"); code != http.StatusForbidden {
+		t.Errorf("a POST with an Origin got %d", code)
+	}
+	if n := len(store.Active()); n != 0 {
+		t.Fatalf("%d silences set by requests that were refused", n)
+	}
+	c := &Client{Addr: s.Addr()}
+	added, err := c.AddSilence(context.Background(), silence.Silence{Token: "3f9a1c0b2e4d", Until: time.Now().Add(time.Hour)})
+	if err != nil || added.ID == "" {
+		t.Fatalf("the command line's own request: %+v, %v", added, err)
+	}
+	if list, err := c.Silences(context.Background()); err != nil || len(list) != 1 {
+		t.Fatalf("list: %v, %v", list, err)
+	}
+	if err := c.RemoveSilence(context.Background(), added.ID); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -17,8 +17,27 @@ func (s *Server) silenceRoutes(mux *http.ServeMux) {
 		return
 	}
 	mux.HandleFunc("GET /silences", s.listSilences)
-	mux.HandleFunc("POST /silences", s.addSilence)
-	mux.HandleFunc("DELETE /silences/{id}", s.removeSilence)
+	mux.HandleFunc("POST /silences", notFromBrowsers(s.addSilence))
+	mux.HandleFunc("DELETE /silences/{id}", notFromBrowsers(s.removeSilence))
+}
+
+// notFromBrowsers refuses requests a web page could make: loopback is no
+// defence against a page the operator opens, which can POST to
+// 127.0.0.1. Browsers send Origin with a cross-site POST or DELETE, and
+// cannot send Content-Type application/json across sites without a
+// preflight this listener never answers.
+func notFromBrowsers(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") != "" {
+			http.Error(w, "requests from web pages are refused", http.StatusForbidden)
+			return
+		}
+		if r.Method == http.MethodPost && r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "Content-Type must be application/json", http.StatusUnsupportedMediaType)
+			return
+		}
+		h(w, r)
+	}
 }
 
 func (s *Server) listSilences(w http.ResponseWriter, _ *http.Request) {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sync"
@@ -190,6 +191,11 @@ func (s *Store) prune(now time.Time) {
 }
 
 func (s *Store) save() error {
+	// The admin listener starts before the engine creates the state
+	// directory on a first start.
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
+		return fmt.Errorf("saving silences: %w", err)
+	}
 	return state.WriteAtomic(s.path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

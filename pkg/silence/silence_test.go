@@ -12,7 +12,7 @@ import (
 func TestSilencesHoldExpireAndSurviveARestart(t *testing.T) {
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	path := filepath.Join(t.TempDir(), "silences.json")
+	path := filepath.Join(t.TempDir(), "state", "silences.json") // no state directory yet
 	s, err := Open(path, clock)
 	if err != nil {
 		t.Fatal(err)

@@ -231,14 +231,7 @@ func TestLoadModelRefusesOtherFeatures(t *testing.T) {
 }
 
 func TestModelSaveLoadScoresAlike(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	rows := make([][]float64, 2000)
-	for i := range rows {
-		rows[i] = make([]float64, numForest)
-		for j := range rows[i] {
-			rows[i][j] = rng.NormFloat64()
-		}
-	}
+	rows := normalRows(1, 2000)
 	m, err := FitModel(rows, iforest.Options{Trees: 20, Extended: true, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -350,14 +343,7 @@ func TestForestScoresAlikeOnAnyCores(t *testing.T) {
 // would be silent for good; it must not take over, and the failure must
 // be reported. A sound calibration does take over.
 func TestPromoteRefusesAModelThatCouldNeverAlert(t *testing.T) {
-	rng := rand.New(rand.NewPCG(4, 4))
-	rows := make([][]float64, 2000)
-	for i := range rows {
-		rows[i] = make([]float64, numForest)
-		for j := range rows[i] {
-			rows[i][j] = rng.NormFloat64()
-		}
-	}
+	rows := normalRows(4, 2000)
 	inUse, err := FitModel(rows, iforest.Options{Trees: 10, Extended: true, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -401,4 +387,18 @@ func TestPromoteRefusesAModelThatCouldNeverAlert(t *testing.T) {
 	if len(took) != 1 || took[0] > MaxThreshold || took[0] < 0.6 {
 		t.Fatalf("a sound calibration did not take over: took %v, failed %v", took, failed)
 	}
+}
+
+// normalRows returns n feature rows of independent standard normals,
+// the same for the same seed.
+func normalRows(seed uint64, n int) [][]float64 {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	rows := make([][]float64, n)
+	for i := range rows {
+		rows[i] = make([]float64, numForest)
+		for j := range rows[i] {
+			rows[i][j] = rng.NormFloat64()
+		}
+	}
+	return rows
 }

@@ -1,12 +1,10 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
 
-	"github.com/sentinel-project/sentinel/models"
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/detect"
 	"github.com/sentinel-project/sentinel/pkg/detect/iforest"
@@ -63,10 +61,7 @@ func benchCore(b *testing.B, batches []*parsed, opts Options) {
 // retraining as the daemon does: compare the two with benchstat.
 func BenchmarkCoreForest(b *testing.B) {
 	batches := parsedBatches(b)
-	model, err := detect.LoadModel(bytes.NewReader(models.IForest))
-	if err != nil {
-		b.Fatal(err)
-	}
+	model := builtinModel(b)
 	opts := testOptions()
 	opts.Detect.Forest = detect.ForestOptions{
 		Model: model, Reservoir: 20000, RetrainEvery: 6 * time.Hour, MinRequests: 1,

@@ -78,10 +78,7 @@ func TestModelsLiveBesideTheCheckpoint(t *testing.T) {
 func TestRestartSurvivesADamagedModelFile(t *testing.T) {
 	dir := t.TempDir()
 	full, _ := generate(t, dir, gen.Options{Seed: 8, Tokens: 150, Duration: 6 * 24 * time.Hour, Attacks: true})
-	model, err := detect.LoadModel(bytes.NewReader(models.IForest))
-	if err != nil {
-		t.Fatal(err)
-	}
+	model := builtinModel(t)
 	opts := testOptions()
 	opts.Detect.Forest = detect.ForestOptions{
 		Model: model, Reservoir: 5000, RetrainEvery: 6 * time.Hour, Shadow: 6 * time.Hour,
@@ -108,4 +105,15 @@ func TestRestartSurvivesADamagedModelFile(t *testing.T) {
 	if !strings.Contains(log.String(), "scoring with the configured model until the next retraining") {
 		t.Errorf("the damaged model was not reported; log:\n%s", log.String())
 	}
+}
+
+// builtinModel loads the isolation forest's model that ships in the
+// binary.
+func builtinModel(tb testing.TB) *detect.Model {
+	tb.Helper()
+	m, err := detect.LoadModel(bytes.NewReader(models.IForest))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
 }

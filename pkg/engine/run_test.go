@@ -17,7 +17,6 @@ import (
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
-	"github.com/sentinel-project/sentinel/models"
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/detect"
 	"github.com/sentinel-project/sentinel/pkg/detect/iforest"
@@ -178,10 +177,7 @@ func stopAndResume(t *testing.T, dir, full string, o Options, between func(state
 func TestRunKeepsTheForestAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	full, _ := generate(t, dir, gen.Options{Seed: 8, Tokens: 150, Duration: 6 * 24 * time.Hour, Attacks: true})
-	model, err := detect.LoadModel(bytes.NewReader(models.IForest))
-	if err != nil {
-		t.Fatal(err)
-	}
+	model := builtinModel(t)
 	retrained := 0
 	opts := testOptions()
 	// Retrained models calibrated to alert on one window in a hundred:

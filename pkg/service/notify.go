@@ -82,18 +82,15 @@ func (n *Notifier) Status(st *engine.Status) {
 		if dt := st.At.Sub(n.last.At).Seconds(); dt > 0 {
 			n.rate = float64(lines(st)-lines(n.last)) / dt
 		}
-	} else {
-		n.last = st
 	}
+	n.last = st
 	due := statusEvery
 	if n.watchdog > 0 {
 		due = min(due, n.watchdog/2)
 	}
 	if st.At.Sub(n.lastPing) < due {
-		n.last = st
 		return
 	}
-	n.last = st
 	n.lastPing = st.At
 	msg := statusLine(st, n.rate)
 	if n.watchdog > 0 {

@@ -1,23 +1,18 @@
 package app
 
 import (
-	"net/netip"
 	"sync/atomic"
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/config"
+	"github.com/sentinel-project/sentinel/pkg/silence"
 )
 
 // allowlist holds back the alerts of allowlisted entities. It is swapped
 // whole on a reload, and read by the engine's loop.
 type allowlist struct {
-	cur     atomic.Pointer[allowed]
+	cur     atomic.Pointer[silence.Scope]
 	skipped atomic.Int64
-}
-
-type allowed struct {
-	tokens map[string]bool
-	nets   []netip.Prefix
 }
 
 func newAllowlist(a config.Allow) *allowlist {
@@ -27,34 +22,16 @@ func newAllowlist(a config.Allow) *allowlist {
 }
 
 func (l *allowlist) set(a config.Allow) {
-	al := &allowed{tokens: make(map[string]bool, len(a.Tokens)), nets: a.Prefixes()}
-	for _, fp := range a.Tokens {
-		al.tokens[fp] = true
-	}
-	l.cur.Store(al)
+	l.cur.Store(&silence.Scope{Tokens: a.Tokens, Nets: a.Prefixes()})
 }
 
 // holds reports whether a is about an allowlisted entity, and counts it.
 func (l *allowlist) holds(a *alert.Alert) bool {
-	al := l.cur.Load()
-	hit := false
-	switch a.Entity {
-	case alert.EntityToken:
-		hit = al.tokens[a.Key]
-	case alert.EntityIP:
-		if addr, err := netip.ParseAddr(a.Key); err == nil {
-			for _, p := range al.nets {
-				if p.Contains(addr.Unmap()) || p.Contains(addr) {
-					hit = true
-					break
-				}
-			}
-		}
+	if !l.cur.Load().Covers(a) {
+		return false
 	}
-	if hit {
-		l.skipped.Add(1)
-	}
-	return hit
+	l.skipped.Add(1)
+	return true
 }
 
 // holdBack passes an alert on to next unless holds says it is held back;

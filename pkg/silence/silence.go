@@ -70,16 +70,36 @@ func (s *Silence) Check(now time.Time) error {
 
 // matches reports whether s covers a.
 func (s *Silence) matches(a *alert.Alert) bool {
+	sc := Scope{}
+	if s.Token != "" {
+		sc.Tokens = []string{s.Token}
+	}
+	if p, err := ingest.ParsePrefix(s.Addresses); s.Addresses != "" && err == nil {
+		sc.Nets = []netip.Prefix{p}
+	}
+	return sc.Covers(a)
+}
+
+// Scope names what is held back, by silences and by the configuration's
+// allowlist alike: tokens by fingerprint, addresses by range.
+type Scope struct {
+	Tokens []string
+	Nets   []netip.Prefix
+}
+
+// Covers reports whether a is about a token or an address the scope
+// names. A token is covered only when named itself: a leaked token used
+// from a named network still alerts.
+func (sc Scope) Covers(a *alert.Alert) bool {
 	switch a.Entity {
 	case alert.EntityToken:
-		return s.Token != "" && s.Token == a.Key
+		return slices.Contains(sc.Tokens, a.Key)
 	case alert.EntityIP:
-		if s.Addresses == "" {
+		addr, err := netip.ParseAddr(a.Key)
+		if err != nil {
 			return false
 		}
-		p, err1 := ingest.ParsePrefix(s.Addresses)
-		addr, err2 := netip.ParseAddr(a.Key)
-		return err1 == nil && err2 == nil && (p.Contains(addr) || p.Contains(addr.Unmap()))
+		return slices.ContainsFunc(sc.Nets, func(p netip.Prefix) bool { return p.Contains(addr) || p.Contains(addr.Unmap()) })
 	}
 	return false
 }

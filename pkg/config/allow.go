@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/sentinel-project/sentinel/pkg/ingest"
 )
@@ -38,12 +37,10 @@ func (c *Config) validateAllow() error {
 		}
 		field := fmt.Sprintf("allow.tokens[%d]", i)
 		msg := "is not a token fingerprint (12 hex characters, see sentinel fingerprint)"
-		if !showLabelKey(fp) {
-			// Long enough to be a pasted token: say its fingerprint, not it.
-			cred := ingest.NewCredential(strings.TrimPrefix(fp, "Bearer "), false)
-			msg += "; if it is a raw token, write its fingerprint " + cred.FP + " (the value is not shown: it may be a secret)"
-		} else {
+		if showLabelKey(fp) {
 			msg = fmt.Sprintf("%q %s", fp, msg)
+		} else {
+			msg += rawTokenHint(fp, "value")
 		}
 		errs = append(errs, c.fieldErr(field, "%s", msg))
 	}

@@ -307,9 +307,14 @@ func (c *Config) labelErr(key string) error {
 	if showLabelKey(key) {
 		return &FieldError{Field: "labels." + key, Line: line, Msg: labelAllowed}
 	}
-	cred := ingest.NewCredential(strings.TrimPrefix(key, "Bearer "), false)
-	return &FieldError{Field: shownPath("labels", key), Line: line,
-		Msg: labelAllowed + "; if it is a raw token, write its fingerprint " + cred.FP + " (the key is not shown: it may be a secret)"}
+	return &FieldError{Field: shownPath("labels", key), Line: line, Msg: labelAllowed + rawTokenHint(key, "key")}
+}
+
+// rawTokenHint is what an error says of a value long enough to be a
+// pasted token: its fingerprint, to write instead, and never the value.
+func rawTokenHint(value, what string) string {
+	cred := ingest.NewCredential(strings.TrimPrefix(value, "Bearer "), false)
+	return "; if it is a raw token, write its fingerprint " + cred.FP + " (the " + what + " is not shown: it may be a secret)"
 }
 
 // showLabelKey says whether a labels key is short enough to be a mistyped

@@ -22,6 +22,15 @@ const (
 	EntityPopulation = "population"
 )
 
+// Statuses of an alert. A resolved alert is the "back to normal" notice
+// of an incident: the same Entity, Key and Detector as the alerts it
+// ends, Since the incident's start, At when it was judged over, and
+// Excess the messages pulled above expected over the whole incident.
+const (
+	StatusFiring   = "firing"
+	StatusResolved = "resolved"
+)
+
 // Severities, in increasing order.
 const (
 	SeverityWarning  = "warning"
@@ -74,6 +83,13 @@ type Alert struct {
 	IsolatedBy []Isolation `json:"isolated_by,omitempty"`
 	// Summary is one sentence for a person; see Summarize.
 	Summary string `json:"summary"`
+	// Status is StatusFiring or StatusResolved; an alert made without
+	// one is written as firing.
+	Status string `json:"status"`
+	// Chain is the head hash of the evidence log once this alert was
+	// appended to it, which `sentinel verify` checks the log against;
+	// empty when no evidence log is kept.
+	Chain string `json:"chain,omitempty"`
 }
 
 // Isolation is one feature that made a window stand out to the
@@ -105,6 +121,9 @@ func (a Alert) MarshalJSON() ([]byte, error) {
 	c.Expected = finite(c.Expected)
 	c.Score = finite(c.Score)
 	c.Excess = finite(c.Excess)
+	if c.Status == "" {
+		c.Status = StatusFiring
+	}
 	return json.Marshal(c)
 }
 

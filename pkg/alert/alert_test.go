@@ -41,7 +41,7 @@ func TestAlertJSONFieldNames(t *testing.T) {
 	names := []string{"id", "at", "entity", "key", "token_hint", "label",
 		"detector", "feature", "observed", "expected", "score", "severity",
 		"window_start", "window_end", "since", "excess", "top_ips",
-		"top_tokens", "summary"}
+		"top_tokens", "summary", "status"}
 	for _, n := range names {
 		if _, ok := m[n]; !ok {
 			t.Errorf("field %q missing from %s", n, b)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sentinel-project/sentinel/internal/testwait"
 	"github.com/sentinel-project/sentinel/pkg/ingest"
 )
 
@@ -87,13 +88,7 @@ func parseAlerts(t *testing.T, data string) []alertLine {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(25 * time.Millisecond) // polling a condition, not synchronising on time
-	}
+	testwait.For(t, within, what, cond)
 }
 
 func TestFingerprintReadsStdin(t *testing.T) {

@@ -20,6 +20,7 @@ const (
 	DefaultMinBackoff = time.Second
 	DefaultMaxBackoff = time.Minute
 	DefaultReminder   = 10 * time.Minute
+	DefaultRetryFor   = 24 * time.Hour
 )
 
 // DispatchOptions configures a Dispatcher. Zero values take the defaults.
@@ -43,6 +44,14 @@ type DispatchOptions struct {
 	// Reminder is how often a sink that keeps failing is logged again,
 	// with its counts; default DefaultReminder.
 	Reminder time.Duration
+	// Outbox, when set, stores every alert before any sink sees it, and
+	// each sink delivers from it, oldest first (see Outbox). RetryFor then
+	// bounds how long a failing sink is retried, in place of MaxRetries.
+	Outbox Outbox
+	// RetryFor: with an Outbox, an alert that a sink keeps failing to
+	// take is given up this long after it was stored; default
+	// DefaultRetryFor.
+	RetryFor time.Duration
 	// Logger receives state changes (a queue filling, a sink failing or
 	// recovering), never one line per alert.
 	Logger zerolog.Logger
@@ -71,6 +80,9 @@ func (o DispatchOptions) withDefaults() DispatchOptions {
 	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
 	if o.Reminder <= 0 {
 		o.Reminder = DefaultReminder
+	}
+	if o.RetryFor <= 0 {
+		o.RetryFor = DefaultRetryFor
 	}
 	return o
 }
@@ -128,12 +140,15 @@ type Dispatcher struct {
 	workers []*worker
 	ctx     context.Context // cancelled when Close gives up draining
 	cancel  context.CancelFunc
+	stop    chan struct{} // closed by Close
 	wg      sync.WaitGroup
 
 	mu     sync.RWMutex // guards closed against sends on closed queues
 	closed bool
 
 	stale atomic.Bool // the last alert offered was stale, for logging
+	// unstored: the last write to the outbox failed, for logging.
+	unstored atomic.Bool
 
 	// unrecorded counts tracked alerts not yet finished with by every
 	// recording sink (see SendTracked).
@@ -159,6 +174,8 @@ type worker struct {
 	push    bool
 	minRank int
 	q       chan envelope
+	wake    chan struct{} // an alert was stored for this sink
+	ob      Outbox        // nil without one
 	log     zerolog.Logger
 
 	sent, failed, dropped, stale, below atomic.Uint64
@@ -179,7 +196,7 @@ type worker struct {
 func NewDispatcher(sinks []SinkSpec, opts DispatchOptions) *Dispatcher {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &Dispatcher{opts: opts, ctx: ctx, cancel: cancel}
+	d := &Dispatcher{opts: opts, ctx: ctx, cancel: cancel, stop: make(chan struct{})}
 	seen := map[string]int{}
 	for _, s := range sinks {
 		name := s.Sink.Name()
@@ -188,14 +205,38 @@ func NewDispatcher(sinks []SinkSpec, opts DispatchOptions) *Dispatcher {
 		}
 		w := &worker{
 			name: name, sink: s.Sink, push: s.Push, minRank: severityRank(s.MinSeverity),
-			q:   make(chan envelope, opts.QueueLen),
+			q:    make(chan envelope, opts.QueueLen),
+			wake: make(chan struct{}, 1), ob: opts.Outbox,
 			log: opts.Logger.With().Str("sink", name).Logger(),
 		}
 		d.workers = append(d.workers, w)
+	}
+	d.forgetRemoved()
+	for _, w := range d.workers {
 		d.wg.Add(1)
 		go d.run(w)
 	}
 	return d
+}
+
+// forgetRemoved drops from the outbox the alerts of sinks that are no
+// longer configured, which nothing would ever deliver.
+func (d *Dispatcher) forgetRemoved() {
+	if d.opts.Outbox == nil {
+		return
+	}
+	names := make([]string, len(d.workers))
+	for i, w := range d.workers {
+		names[i] = w.name
+	}
+	dropped, err := d.opts.Outbox.Forget(names)
+	if err != nil {
+		d.opts.Logger.Warn().Err(err).Msg("alert outbox: could not drop the alerts of removed sinks")
+	}
+	for name, n := range dropped {
+		d.opts.Logger.Warn().Str("sink", name).Int("alerts", n).
+			Msg("alert outbox: dropped undelivered alerts of a sink no longer configured")
+	}
 }
 
 // Send offers a copy of a to every sink and returns at once. A Push sink
@@ -205,12 +246,13 @@ func (d *Dispatcher) Send(a *Alert) {
 	d.SendTracked(a, nil)
 }
 
-// SendTracked is Send, and calls recorded once every sink that records
-// (stdout, file: those not Push) has finished with the alert, whether it
-// wrote it, gave up or dropped it; at once when there is none. Whoever
-// must not raise an alert twice after a crash marks it raised only then:
-// an alert still queued when the process dies is raised and written again
-// on restart rather than lost.
+// SendTracked is Send, and calls recorded once the alert is safe: once
+// it is in the outbox, or without one (or when writing to it failed) once
+// every sink that records (stdout, file: those not Push) has finished with
+// it, whether it wrote it, gave up or dropped it; at once when there is
+// none. Whoever must not raise an alert twice after a crash marks it
+// raised only then: an alert not yet safe when the process dies is raised
+// again on restart rather than lost.
 func (d *Dispatcher) SendTracked(a *Alert, recorded func()) {
 	c := *a
 	stale := d.isStale(&c)
@@ -219,16 +261,15 @@ func (d *Dispatcher) SendTracked(a *Alert, recorded func()) {
 	if d.closed {
 		return
 	}
-	done := d.tracker(&c, stale, recorded)
-	for _, w := range d.workers {
-		switch w.skips(&c, stale) {
-		case skipStale:
-			w.stale.Add(1)
-			continue
-		case skipBelow:
-			w.below.Add(1)
-			continue
+	takers := d.takers(&c, stale)
+	if d.store(&c, takers) {
+		if recorded != nil {
+			recorded()
 		}
+		return
+	}
+	done := d.tracker(takers, recorded)
+	for _, w := range takers {
 		e := envelope{a: &c}
 		if !w.push {
 			e.done = done
@@ -236,6 +277,51 @@ func (d *Dispatcher) SendTracked(a *Alert, recorded func()) {
 		w.enqueue(e)
 	}
 	done() // the tracker's own share, so recorded runs once all are done
+}
+
+// takers returns the sinks that take a, counting those that skip it.
+func (d *Dispatcher) takers(a *Alert, stale bool) []*worker {
+	takers := make([]*worker, 0, len(d.workers))
+	for _, w := range d.workers {
+		switch w.skips(a, stale) {
+		case skipStale:
+			w.stale.Add(1)
+		case skipBelow:
+			w.below.Add(1)
+		default:
+			takers = append(takers, w)
+		}
+	}
+	return takers
+}
+
+// store puts a in the outbox for takers and wakes them; false when there
+// is no outbox or writing to it failed, and a must go through the queues.
+func (d *Dispatcher) store(a *Alert, takers []*worker) bool {
+	if d.opts.Outbox == nil || len(takers) == 0 {
+		return false
+	}
+	names := make([]string, len(takers))
+	for i, w := range takers {
+		names[i] = w.name
+	}
+	if err := d.opts.Outbox.Put(a, names); err != nil {
+		if !d.unstored.Swap(true) {
+			d.opts.Logger.Error().Err(err).
+				Msg("alert outbox: cannot store alerts; delivering from memory until it can, a restart loses what is queued")
+		}
+		return false
+	}
+	if d.unstored.Swap(false) {
+		d.opts.Logger.Info().Msg("alert outbox: storing alerts again")
+	}
+	for _, w := range takers {
+		select {
+		case w.wake <- struct{}{}:
+		default: // already woken
+		}
+	}
+	return true
 }
 
 // Why a sink does not get an alert.
@@ -256,13 +342,13 @@ func (w *worker) skips(a *Alert, stale bool) int {
 	return skipNone
 }
 
-// tracker returns the function each recording sink that takes a calls
-// when it has finished with it; the last call runs recorded.
-func (d *Dispatcher) tracker(a *Alert, stale bool, recorded func()) func() {
+// tracker returns the function each recording sink among takers calls
+// when it has finished with an alert; the last call runs recorded.
+func (d *Dispatcher) tracker(takers []*worker, recorded func()) func() {
 	remaining := &atomic.Int64{}
 	remaining.Store(1) // SendTracked's own share
-	for _, w := range d.workers {
-		if !w.push && w.skips(a, stale) == skipNone {
+	for _, w := range takers {
+		if !w.push {
 			remaining.Add(1)
 		}
 	}
@@ -326,53 +412,140 @@ func (w *worker) enqueue(e envelope) {
 	}
 }
 
-// run delivers w's queue until it is closed. Once d.ctx is cancelled the
-// remaining alerts are counted as dropped without being tried.
+// run delivers w's alerts, those in the outbox first, until the
+// Dispatcher is closed and nothing is left, or Close gives up. Alerts
+// still queued in memory then are counted as dropped; those in the
+// outbox stay there for the next start.
 func (d *Dispatcher) run(w *worker) {
 	defer d.wg.Done()
-	for e := range w.q {
+	release, ok := d.claim(w)
+	if !ok {
+		d.dropQueued(w)
+		return
+	}
+	defer release()
+	q := w.q
+	for {
 		if d.ctx.Err() != nil {
-			w.dropped.Add(1)
-			e.finish()
+			d.dropQueued(w)
+			return
+		}
+		if d.deliverStored(w) {
 			continue
 		}
-		d.deliver(w, e.a)
+		if q == nil {
+			return
+		}
+		select {
+		case e, open := <-q:
+			if !open {
+				q = nil
+				continue
+			}
+			if d.deliver(w, e.a, time.Time{}) == interrupted {
+				w.failed.Add(1)
+			}
+			e.finish()
+		case <-w.wake:
+		}
+	}
+}
+
+// claim makes w the only worker delivering its sink's outbox entries:
+// after a reload, the old dispatcher's worker for the same sink lets go
+// first.
+func (d *Dispatcher) claim(w *worker) (func(), bool) {
+	if d.opts.Outbox == nil {
+		return func() {}, true
+	}
+	return d.opts.Outbox.Claim(w.name, d.stop)
+}
+
+// dropQueued counts what is left in w's queue as dropped; the queue is
+// closed by then, or about to be.
+func (d *Dispatcher) dropQueued(w *worker) {
+	for e := range w.q {
+		w.dropped.Add(1)
 		e.finish()
 	}
 }
 
+// deliverStored delivers the oldest outbox entry of w, if any, and says
+// whether there was one.
+func (d *Dispatcher) deliverStored(w *worker) bool {
+	ob := d.opts.Outbox
+	if ob == nil {
+		return false
+	}
+	st, ok, err := ob.Head(w.name)
+	if err != nil {
+		w.log.Error().Err(err).Msg("alert outbox: cannot read this sink's alerts; waiting for the next")
+		return false
+	}
+	if !ok {
+		return false
+	}
+	if d.deliver(w, &st.Alert, st.StoredAt.Add(d.opts.RetryFor)) == interrupted {
+		return true // still stored: delivered after the restart
+	}
+	if err := ob.Remove(w.name, st.Seq); err != nil {
+		// It would be delivered again: better than lost, and logged.
+		w.log.Error().Err(err).Msg("alert outbox: cannot mark an alert delivered")
+	}
+	return true
+}
+
+// What became of an alert given to a sink.
+type outcome int
+
+const (
+	delivered outcome = iota
+	gaveUp
+	interrupted // Close gave up waiting
+)
+
 // deliver sends a, retrying retryable failures with backoff, and records
-// the outcome.
-func (d *Dispatcher) deliver(w *worker, a *Alert) {
+// the outcome. Retries stop after MaxRetries, or with a non-zero giveUp at
+// that time.
+func (d *Dispatcher) deliver(w *worker, a *Alert, giveUp time.Time) outcome {
 	for attempt := 0; ; attempt++ {
 		err := w.sink.Send(d.ctx, a)
 		if err == nil {
 			w.sent.Add(1)
 			w.recovered()
-			return
+			return delivered
 		}
-		wait, retry := d.nextTry(attempt, err)
 		// A failure caused by Close giving up is the Dispatcher's doing,
 		// not the sink's: Close reports it with the counts.
-		if d.ctx.Err() == nil {
-			w.attemptFailed(err, retry, wait, d.opts.Reminder)
+		if d.ctx.Err() != nil {
+			return interrupted
 		}
-		if !retry || !d.wait(wait) {
+		wait, retry := d.nextTry(attempt, err, giveUp)
+		w.attemptFailed(err, retry, wait, d.opts.Reminder)
+		if !retry {
 			w.failed.Add(1)
 			w.failedAlerts++
-			return
+			return gaveUp
+		}
+		if !d.wait(wait) {
+			return interrupted
 		}
 	}
 }
 
 // nextTry says whether attempt number attempt, which failed with err,
-// is tried again, and after how long.
-func (d *Dispatcher) nextTry(attempt int, err error) (time.Duration, bool) {
+// is tried again, and after how long: not after MaxRetries attempts, or,
+// when giveUp is set, not past it.
+func (d *Dispatcher) nextTry(attempt int, err error, giveUp time.Time) (time.Duration, bool) {
 	retry, after := Retryable(err)
-	if !retry || attempt >= d.opts.MaxRetries || d.ctx.Err() != nil {
+	if !retry {
 		return 0, false
 	}
-	return d.backoff(attempt, after), true
+	wait := d.backoff(attempt, after)
+	if giveUp.IsZero() {
+		return wait, attempt < d.opts.MaxRetries
+	}
+	return wait, time.Now().Add(wait).Before(giveUp)
 }
 
 // backoff returns the wait before retry number attempt+1: an exponential
@@ -470,6 +643,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	for _, w := range d.workers {
 		close(w.q)
 	}
+	close(d.stop)
 	d.mu.Unlock()
 
 	done := make(chan struct{})
@@ -495,6 +669,12 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 // Close.
 func (d *Dispatcher) logLosses() {
 	for _, w := range d.workers {
+		if d.opts.Outbox != nil {
+			if n := d.opts.Outbox.Pending(w.name); n > 0 {
+				w.log.Info().Int("alerts", n).
+					Msg("alert outbox: undelivered alerts kept for the next start")
+			}
+		}
 		st := w.stats()
 		if st.Failed == 0 && st.Dropped == 0 {
 			continue
@@ -519,6 +699,14 @@ func (w *worker) stats() SinkStats {
 	return SinkStats{
 		Sent: w.sent.Load(), Failed: w.failed.Load(),
 		Dropped: w.dropped.Load(), Stale: w.stale.Load(), Below: w.below.Load(),
-		Queued: len(w.q),
+		Queued: len(w.q) + w.stored(),
 	}
+}
+
+// stored counts w's entries in the outbox, including one being tried.
+func (w *worker) stored() int {
+	if w.ob == nil {
+		return 0
+	}
+	return w.ob.Pending(w.name)
 }

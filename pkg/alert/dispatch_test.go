@@ -1,8 +1,6 @@
 package alert
 
 import (
-	"github.com/sentinel-project/sentinel/internal/testlog"
-
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +14,9 @@ import (
 
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
+
+	"github.com/sentinel-project/sentinel/internal/testlog"
+	"github.com/sentinel-project/sentinel/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
@@ -38,18 +39,10 @@ func closeWithin(t *testing.T, d *Dispatcher, limit time.Duration) error {
 	return d.Close(ctx)
 }
 
-// eventually polls cond until it holds or a deadline passes.
+// eventually waits for cond, polling.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testwait.For(t, 5*time.Second, what, cond)
 }
 
 // memSink records the alerts it receives.

@@ -153,10 +153,11 @@ func format(c *config.Config, s config.Source) (engine.Format, error) {
 	return engine.Format{Mapping: m, Pull: rules}, nil
 }
 
-// Dispatcher builds the configured sinks behind a dispatcher. stdout is
-// where the stdout sink writes. It fails when a sink names an unset
-// environment variable, so that run refuses to start without its secrets.
-func Dispatcher(c *config.Config, stdout io.Writer, log zerolog.Logger) (*alert.Dispatcher, error) {
+// Dispatcher builds the configured sinks behind a dispatcher that
+// delivers from ob, or from memory when ob is nil. stdout is where the
+// stdout sink writes. It fails when a sink names an unset environment
+// variable, so that run refuses to start without its secrets.
+func Dispatcher(c *config.Config, ob alert.Outbox, stdout io.Writer, log zerolog.Logger) (*alert.Dispatcher, error) {
 	if err := c.SinkErrors(); err != nil {
 		return nil, fmt.Errorf("building alert sinks: %w", err)
 	}
@@ -169,7 +170,7 @@ func Dispatcher(c *config.Config, stdout io.Writer, log zerolog.Logger) (*alert.
 		spec.MinSeverity = s.MinSeverity
 		specs = append(specs, spec)
 	}
-	opts := alert.DispatchOptions{Horizon: c.Alerts.Horizon, Logger: log}
+	opts := alert.DispatchOptions{Horizon: c.Alerts.Horizon, Outbox: ob, RetryFor: c.Alerts.RetryFor, Logger: log}
 	return alert.NewDispatcher(specs, opts), nil
 }
 

@@ -58,7 +58,7 @@ func TestDispatcherRefusesUnsetSecret(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parsing must not need the variable (replay never uses sinks): %v", err)
 	}
-	_, err = Dispatcher(c, io.Discard, zerolog.Nop())
+	_, err = Dispatcher(c, nil, io.Discard, zerolog.Nop())
 	if err == nil || !strings.Contains(err.Error(), "SENTINEL_TEST_NEVER_SET") || !strings.Contains(err.Error(), "alerts.sinks[0].url") {
 		t.Fatalf("got %v, want the field and the unset variable named", err)
 	}

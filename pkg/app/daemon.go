@@ -14,6 +14,7 @@ import (
 	"github.com/sentinel-project/sentinel/pkg/admin"
 	"github.com/sentinel-project/sentinel/pkg/config"
 	"github.com/sentinel-project/sentinel/pkg/engine"
+	"github.com/sentinel-project/sentinel/pkg/outbox"
 	"github.com/sentinel-project/sentinel/pkg/service"
 	"github.com/sentinel-project/sentinel/pkg/silence"
 )
@@ -67,6 +68,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 // parts are what the daemon runs beside the engine.
 type parts struct {
 	alerts   *alerter
+	outbox   *outbox.Store
 	admin    adminServer
 	notifier *service.Notifier
 	stdout   io.Writer
@@ -82,12 +84,17 @@ type parts struct {
 
 func (d *Daemon) start() (*parts, error) {
 	stdout := &lockedWriter{w: d.Stdout}
-	disp, err := Dispatcher(d.Config, stdout, d.Log)
+	ob, err := openOutbox(d.Config.StateDir)
 	if err != nil {
 		return nil, err
 	}
+	disp, err := Dispatcher(d.Config, ob, stdout, d.Log)
+	if err != nil {
+		ob.Close()
+		return nil, err
+	}
 	alerts := newAlerter(disp)
-	p := &parts{alerts: alerts, allow: newAllowlist(d.Config.Allow), stdout: stdout,
+	p := &parts{alerts: alerts, outbox: ob, allow: newAllowlist(d.Config.Allow), stdout: stdout,
 		retune: make(chan engine.Retune), done: make(chan struct{})}
 	p.silences, err = silence.Open(filepath.Join(d.Config.StateDir, SilencesFile), nil)
 	if err == nil {
@@ -95,7 +102,11 @@ func (d *Daemon) start() (*parts, error) {
 	}
 	if err != nil {
 		alerts.Close(context.Background()) // nothing was sent yet
+		ob.Close()
 		return nil, err
+	}
+	if n := pendingAlerts(ob, disp); n > 0 {
+		d.Log.Info().Int("alerts", n).Msg("alert outbox: delivering the alerts left undelivered at the last stop")
 	}
 	p.notifier = service.New(d.Log)
 	if wd := p.notifier.Watchdog(); wd > 0 {
@@ -148,7 +159,10 @@ func (d *Daemon) stop(p *parts) {
 	ctx, cancel := context.WithTimeout(context.Background(), drainFor)
 	defer cancel()
 	if err := p.alerts.Close(ctx); err != nil {
-		d.Log.Warn().Err(err).Msg("alerts still queued at exit")
+		d.Log.Warn().Err(err).Msg("alerts still being delivered at exit; those not delivered are kept in the outbox")
+	}
+	if err := p.outbox.Close(); err != nil {
+		d.Log.Warn().Err(err).Msg("closing the alert outbox")
 	}
 	p.admin.Close(ctx)
 }
@@ -239,11 +253,14 @@ func (d *Daemon) reload(ctx context.Context, p *parts) bool {
 // thresholds and labels.
 func (d *Daemon) takeOver(ctx context.Context, next *config.Config, p *parts) error {
 	if !reflect.DeepEqual(d.Config.Alerts, next.Alerts) {
-		disp, err := Dispatcher(next, p.stdout, d.Log)
+		disp, err := Dispatcher(next, p.outbox, p.stdout, d.Log)
 		if err != nil {
 			return err
 		}
-		p.alerts.swap(disp, drainFor)
+		// The new sinks deliver what the old ones have not from the
+		// outbox: the old ones need not drain, and stop at once rather
+		// than go on sending with the old settings.
+		p.alerts.swap(disp, 0)
 		d.Log.Info().Int("sinks", len(next.Alerts.Sinks)).Msg("alert sinks replaced")
 	}
 	p.allow.set(next.Allow)

@@ -136,7 +136,10 @@ type Alerts struct {
 	// and stdout sinks only, never to Slack or webhooks, so reading a
 	// backlog does not page anyone about old events.
 	Horizon time.Duration `yaml:"horizon"`
-	Sinks   []Sink        `yaml:"sinks"`
+	// RetryFor is how long a sink that keeps failing is retried with an
+	// alert before it is given up; alerts wait in the outbox meanwhile.
+	RetryFor time.Duration `yaml:"retry_for"`
+	Sinks    []Sink        `yaml:"sinks"`
 }
 
 // Sink is one alert destination.
@@ -225,6 +228,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Windows.Size, time.Minute)
 	setDefault(&c.Windows.Lateness, 30*time.Second)
 	setDefault(&c.Alerts.Horizon, 15*time.Minute)
+	setDefault(&c.Alerts.RetryFor, 24*time.Hour)
 	if len(c.Alerts.Sinks) == 0 {
 		c.Alerts.Sinks = []Sink{{Type: "stdout"}}
 	}

@@ -39,6 +39,10 @@ func (c *Config) fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Line: c.lines[field], Msg: fmt.Sprintf(format, args...)}
 }
 
+// maxRetryFor bounds alerts.retry_for: an alert a month old pages no one
+// usefully, and the outbox would hold a month of them.
+const maxRetryFor = 30 * 24 * time.Hour
+
 var sinkTypes = []string{"stdout", "file", "webhook", "slack"}
 
 // Validate checks every field and returns all the mistakes found, one
@@ -67,6 +71,9 @@ func (c *Config) validateTimes() error {
 	}
 	if c.Windows.Lateness < 0 || c.Windows.Lateness > time.Hour {
 		errs = append(errs, c.fieldErr("windows.lateness", "%v is out of range: allowed is 0 to 1h", c.Windows.Lateness))
+	}
+	if r := c.Alerts.RetryFor; r < time.Minute || r > maxRetryFor {
+		errs = append(errs, c.fieldErr("alerts.retry_for", "%v is out of range: allowed is 1m to 720h (default 24h)", r))
 	}
 	if c.Alerts.Horizon < 0 {
 		errs = append(errs, c.fieldErr("alerts.horizon", "%v is negative: allowed is a positive duration (default 15m)", c.Alerts.Horizon))

@@ -1,0 +1,289 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/goleak"
+
+	"github.com/sentinel-project/sentinel/internal/testwait"
+	"github.com/sentinel-project/sentinel/pkg/alert"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var t0 = time.Date(2026, 3, 1, 9, 20, 0, 0, time.UTC)
+
+// testAlert returns the i-th of a series of distinct alerts.
+func testAlert(i int) *alert.Alert {
+	start := t0.Add(time.Duration(i) * time.Minute)
+	a := &alert.Alert{
+		At: start.Add(30 * time.Second), Entity: alert.EntityToken, Key: fmt.Sprintf("%012x", i),
+		Detector: "ewma", Feature: "messages", Observed: 500, Expected: 10, Score: 5,
+		Severity: alert.SeverityCritical, WindowStart: start, WindowEnd: start.Add(time.Minute),
+		Since: start, Status: alert.StatusFiring,
+	}
+	a.ID = alert.NewID(a.Entity, a.Key, a.Detector, a.Feature, a.WindowStart)
+	return a
+}
+
+func openStore(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// storedAlerts counts the alerts in the file, pending for any sink.
+func storedAlerts(t *testing.T, s *Store) int {
+	t.Helper()
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(alertsBucket).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestStoreKeepsPendingAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	s := openStore(t, path)
+	for i := range 3 {
+		if err := s.Put(testAlert(i), []string{"slack", "webhook"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, ok, err := s.Head("slack")
+	if err != nil || !ok || head.Alert.ID != testAlert(0).ID {
+		t.Fatalf("head of slack = %+v, %v, %v; want alert 0", head.Alert.ID, ok, err)
+	}
+	if err := s.Remove("slack", head.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, path)
+	defer s.Close()
+	if got := s.Pending("slack"); got != 2 {
+		t.Errorf("slack pending after reopen = %d, want 2", got)
+	}
+	if got := s.Pending("webhook"); got != 3 {
+		t.Errorf("webhook pending after reopen = %d, want 3", got)
+	}
+	head, _, _ = s.Head("slack")
+	if head.Alert.ID != testAlert(1).ID || head.Alert.Excess != testAlert(1).Excess {
+		t.Errorf("slack's head after reopen is %s, want alert 1", head.Alert.ID)
+	}
+	// Alert 0 is still held by the webhook; once it has it too, it goes.
+	if n := storedAlerts(t, s); n != 3 {
+		t.Errorf("%d alerts stored, want 3", n)
+	}
+	wh, _, _ := s.Head("webhook")
+	if err := s.Remove("webhook", wh.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if n := storedAlerts(t, s); n != 2 {
+		t.Errorf("%d alerts stored after both sinks had alert 0, want 2", n)
+	}
+	// Removing twice changes nothing.
+	if err := s.Remove("webhook", wh.Seq); err != nil || s.Pending("webhook") != 2 {
+		t.Errorf("second remove: err %v, pending %d, want nil and 2", err, s.Pending("webhook"))
+	}
+}
+
+func TestForgetDropsRemovedSinksOnly(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), FileName))
+	defer s.Close()
+	s.Put(testAlert(0), []string{"old", "kept"})
+	s.Put(testAlert(1), []string{"old"})
+	dropped, err := s.Forget([]string{"kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped["old"] != 2 || len(dropped) != 1 {
+		t.Errorf("dropped %v, want old: 2", dropped)
+	}
+	if s.Pending("kept") != 1 || s.Pending("old") != 0 {
+		t.Errorf("pending kept %d old %d, want 1 and 0", s.Pending("kept"), s.Pending("old"))
+	}
+	if n := storedAlerts(t, s); n != 1 {
+		t.Errorf("%d alerts stored, want 1 (only the kept sink's)", n)
+	}
+}
+
+// receiver is a webhook endpoint that answers 503 while down, and counts
+// every request it accepts by Idempotency-Key.
+type receiver struct {
+	down     atomic.Bool
+	refused  atomic.Int64
+	mu       sync.Mutex
+	accepted map[string]int
+	requests int
+}
+
+func newReceiver(t *testing.T) (*receiver, *httptest.Server) {
+	r := &receiver{accepted: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.down.Load() {
+			r.refused.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		r.mu.Lock()
+		r.accepted[req.Header.Get("Idempotency-Key")]++
+		r.requests++
+		r.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	return r, srv
+}
+
+// counts returns the distinct ids accepted and the requests accepted.
+func (r *receiver) counts() (ids, requests int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.accepted), r.requests
+}
+
+func webhook(t *testing.T, url string) alert.SinkSpec {
+	t.Helper()
+	wh, err := alert.NewWebhook(alert.WebhookOptions{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return alert.SinkSpec{Sink: wh, Push: true}
+}
+
+// fastOpts retries within milliseconds, keeps no horizon, and would give
+// an alert up after three attempts were it not for the outbox.
+func fastOpts(ob alert.Outbox) alert.DispatchOptions {
+	return alert.DispatchOptions{
+		Outbox: ob, Horizon: -1, MaxRetries: 3,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+	}
+}
+
+// eventually waits for cond, polling.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testwait.For(t, 10*time.Second, what, cond)
+}
+
+func closeNow(d *alert.Dispatcher) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = d.Close(ctx)
+}
+
+// A receiver that fails for many times the retries an alert would get in
+// memory still receives every alert once it is back, in order and once
+// each.
+func TestOutageLosesNothing(t *testing.T) {
+	rcv, srv := newReceiver(t)
+	s := openStore(t, filepath.Join(t.TempDir(), FileName))
+	defer s.Close()
+	rcv.down.Store(true)
+	d := alert.NewDispatcher([]alert.SinkSpec{webhook(t, srv.URL)}, fastOpts(s))
+	const sent = 40
+	var recorded atomic.Int64
+	for i := range sent {
+		d.SendTracked(testAlert(i), func() { recorded.Add(1) })
+	}
+	if recorded.Load() != sent {
+		t.Errorf("%d of %d alerts reported recorded once stored", recorded.Load(), sent)
+	}
+	// Ten times the attempts that would have given the first alert up.
+	eventually(t, "30 refused attempts", func() bool { return rcv.refused.Load() >= 30 })
+	if st := d.Stats()["webhook"]; st.Failed != 0 || st.Queued != sent {
+		t.Errorf("during the outage: %+v, want nothing failed and %d queued", st, sent)
+	}
+	rcv.down.Store(false)
+	eventually(t, "every alert delivered", func() bool { ids, _ := rcv.counts(); return ids == sent })
+	closeNow(d)
+	ids, requests := rcv.counts()
+	st := d.Stats()["webhook"]
+	t.Logf("outage: sent %d, refused attempts %d, delivered %d ids in %d requests, lost %d",
+		sent, rcv.refused.Load(), ids, requests, sent-ids)
+	if requests != sent || st.Sent != sent || st.Queued != 0 {
+		t.Errorf("delivered %d requests, stats %+v; want %d, each once", requests, st, sent)
+	}
+	if n := storedAlerts(t, s); n != 0 {
+		t.Errorf("%d alerts left in the outbox after delivery", n)
+	}
+}
+
+// Alerts not delivered when the daemon stops are delivered after it
+// starts again, from the reopened file.
+func TestRestartDeliversWhatWasLeft(t *testing.T) {
+	rcv, srv := newReceiver(t)
+	path := filepath.Join(t.TempDir(), FileName)
+	s := openStore(t, path)
+	rcv.down.Store(true)
+	d := alert.NewDispatcher([]alert.SinkSpec{webhook(t, srv.URL)}, fastOpts(s))
+	const sent = 10
+	for i := range sent {
+		d.Send(testAlert(i))
+	}
+	eventually(t, "refused attempts", func() bool { return rcv.refused.Load() >= 5 })
+	closeNow(d)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	rcv.down.Store(false)
+	s = openStore(t, path)
+	defer s.Close()
+	if s.Pending("webhook") != sent {
+		t.Fatalf("%d alerts pending after the restart, want %d", s.Pending("webhook"), sent)
+	}
+	d = alert.NewDispatcher([]alert.SinkSpec{webhook(t, srv.URL)}, fastOpts(s))
+	eventually(t, "the left alerts delivered", func() bool { ids, _ := rcv.counts(); return ids == sent })
+	closeNow(d)
+	if _, requests := rcv.counts(); requests != sent {
+		t.Errorf("%d requests for %d alerts", requests, sent)
+	}
+}
+
+// After a reload the new dispatcher's worker for a sink waits for the
+// old one to let go, so the two never send the same entries.
+func TestReloadHandsOverOneSinkAtATime(t *testing.T) {
+	rcv, srv := newReceiver(t)
+	s := openStore(t, filepath.Join(t.TempDir(), FileName))
+	defer s.Close()
+	rcv.down.Store(true)
+	old := alert.NewDispatcher([]alert.SinkSpec{webhook(t, srv.URL)}, fastOpts(s))
+	for i := range 5 {
+		old.Send(testAlert(i))
+	}
+	eventually(t, "the old dispatcher trying", func() bool { return rcv.refused.Load() >= 3 })
+	next := alert.NewDispatcher([]alert.SinkSpec{webhook(t, srv.URL)}, fastOpts(s))
+	for i := 5; i < 10; i++ {
+		next.Send(testAlert(i))
+	}
+	rcv.down.Store(false)
+	// The old one still holds the sink and delivers everything stored,
+	// the new one's alerts included; then it is closed.
+	eventually(t, "all ten delivered", func() bool { ids, _ := rcv.counts(); return ids == 10 })
+	closeNow(old)
+	closeNow(next)
+	if _, requests := rcv.counts(); requests != 10 {
+		t.Errorf("%d requests for 10 alerts: both dispatchers sent", requests)
+	}
+}

@@ -632,7 +632,8 @@ func (w *worker) recovered() {
 // Close stops accepting alerts and waits for the queues to drain. When ctx
 // is done first, it cancels the attempts and waits in progress, counts
 // what was still queued as dropped, and returns ctx's error once every
-// sink goroutine has stopped.
+// sink goroutine has stopped. Then it closes the sinks that have a Close
+// method (a file, the Alertmanager sink's re-sends).
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.mu.Lock()
 	if d.closed {
@@ -661,7 +662,24 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		err = fmt.Errorf("draining alert queues: %w", ctx.Err())
 	}
 	d.logLosses()
-	return err
+	return errors.Join(err, d.closeSinks())
+}
+
+// closeSinks closes the sinks that hold something, a file or a goroutine,
+// once no worker can call them any more: a reload replaces the
+// dispatcher, and its sinks must not outlive it.
+func (d *Dispatcher) closeSinks() error {
+	var errs []error
+	for _, w := range d.workers {
+		c, ok := w.sink.(interface{ Close() error })
+		if !ok {
+			continue
+		}
+		if err := c.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing sink %s: %w", w.name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // logLosses writes one line for each sink that failed or dropped alerts,

@@ -144,12 +144,13 @@ type Alerts struct {
 
 // Sink is one alert destination.
 type Sink struct {
-	// Type is stdout, file, webhook or slack.
+	// Type is stdout, file, webhook, slack or alertmanager.
 	Type string `yaml:"type"`
 	// Path is the file of a file sink.
 	Path string `yaml:"path"`
-	// URL of a webhook or Slack incoming webhook. "${NAME}" reads it
-	// from the environment, which keeps the secret out of the file.
+	// URL of a webhook or Slack incoming webhook, or Alertmanager's base
+	// URL. "${NAME}" reads it from the environment, which keeps the
+	// secret out of the file.
 	URL     string            `yaml:"url"`
 	Headers map[string]string `yaml:"headers"`
 	Timeout time.Duration     `yaml:"timeout"`
@@ -159,6 +160,9 @@ type Sink struct {
 	// MinSeverity: alerts below it (warning, critical) skip this sink;
 	// empty sends all.
 	MinSeverity string `yaml:"min_severity"`
+	// Resend is how often an alertmanager sink posts its firing
+	// incidents again; default 1m.
+	Resend time.Duration `yaml:"resend"`
 }
 
 // Log sets sentinel's own logging.
@@ -234,6 +238,12 @@ func (c *Config) applyDefaults() {
 	}
 	for i := range c.Alerts.Sinks {
 		setDefault(&c.Alerts.Sinks[i].Timeout, 10*time.Second)
+		// A resend written as 0 stays 0 for validation to refuse,
+		// rather than silently becoming the default.
+		_, given := c.lines[fmt.Sprintf("alerts.sinks[%d].resend", i)]
+		if c.Alerts.Sinks[i].Type == "alertmanager" && !given {
+			setDefault(&c.Alerts.Sinks[i].Resend, time.Minute)
+		}
 	}
 	setDefault(&c.Detect.IForest.RetrainEvery, 24*time.Hour)
 	setDefault(&c.Detect.IForest.Reservoir, 20000)

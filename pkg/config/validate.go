@@ -43,7 +43,11 @@ func (c *Config) fieldErr(field, format string, args ...any) error {
 // usefully, and the outbox would hold a month of them.
 const maxRetryFor = 30 * 24 * time.Hour
 
-var sinkTypes = []string{"stdout", "file", "webhook", "slack"}
+var sinkTypes = []string{"stdout", "file", "webhook", "slack", "alertmanager"}
+
+// minResend is the shortest re-send interval accepted for an
+// alertmanager sink: shorter only loads Alertmanager.
+const minResend = time.Second
 
 // Validate checks every field and returns all the mistakes found, one
 // per line, or nil.
@@ -234,12 +238,15 @@ func (c *Config) validateSink(field string, s Sink) error {
 	if s.Secret != "" && s.Type != "webhook" {
 		return c.fieldErr(field+".secret", "is set on a %s sink: only webhook sinks are signed", s.Type)
 	}
+	if err := c.validateResend(field, s); err != nil {
+		return err
+	}
 	switch s.Type {
 	case "file":
 		if s.Path == "" {
 			return c.fieldErr(field+".path", "is empty: a file sink needs the path to append alerts to")
 		}
-	case "webhook", "slack":
+	case "webhook", "slack", "alertmanager":
 		if err := c.validateSecret(field+".secret", s.Secret); err != nil {
 			return err
 		}
@@ -247,6 +254,21 @@ func (c *Config) validateSink(field string, s Sink) error {
 			return nil // SinkErrors reports it, for the commands that need it
 		}
 		return c.validateURL(field+".url", s.URL)
+	}
+	return nil
+}
+
+// validateResend checks an alertmanager sink's re-send interval, and
+// that no other sink sets one it would ignore.
+func (c *Config) validateResend(field string, s Sink) error {
+	if s.Type != "alertmanager" {
+		if s.Resend != 0 {
+			return c.fieldErr(field+".resend", "is set on a %s sink: only alertmanager sinks re-send", s.Type)
+		}
+		return nil
+	}
+	if s.Resend < minResend {
+		return c.fieldErr(field+".resend", "%v: allowed is a duration of %v or more (default 1m)", s.Resend, minResend)
 	}
 	return nil
 }

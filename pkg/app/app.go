@@ -163,8 +163,9 @@ func Dispatcher(c *config.Config, ob alert.Outbox, stdout io.Writer, log zerolog
 	}
 	specs := make([]alert.SinkSpec, 0, len(c.Alerts.Sinks))
 	for i, s := range c.Alerts.Sinks {
-		spec, err := sink(s, stdout)
+		spec, err := sink(s, stdout, log)
 		if err != nil {
+			closeSinks(specs)
 			return nil, fmt.Errorf("alerts.sinks[%d]: %w", i, err)
 		}
 		spec.MinSeverity = s.MinSeverity
@@ -174,7 +175,18 @@ func Dispatcher(c *config.Config, ob alert.Outbox, stdout io.Writer, log zerolog
 	return alert.NewDispatcher(specs, opts), nil
 }
 
-func sink(s config.Sink, stdout io.Writer) (alert.SinkSpec, error) {
+// closeSinks closes the sinks already built when a later one cannot be,
+// so that a rejected configuration leaves no file open and no re-send
+// goroutine running.
+func closeSinks(specs []alert.SinkSpec) {
+	for _, s := range specs {
+		if c, ok := s.Sink.(interface{ Close() error }); ok {
+			_ = c.Close() // nothing was sent to it
+		}
+	}
+}
+
+func sink(s config.Sink, stdout io.Writer, log zerolog.Logger) (alert.SinkSpec, error) {
 	switch s.Type {
 	case "stdout":
 		return alert.SinkSpec{Sink: alert.NewWriterSink("stdout", stdout)}, nil
@@ -196,6 +208,15 @@ func sink(s config.Sink, stdout io.Writer) (alert.SinkSpec, error) {
 			return alert.SinkSpec{}, err
 		}
 		return alert.SinkSpec{Sink: sl, Push: true}, nil
+	case "alertmanager":
+		am, err := alert.NewAlertmanager(alert.AlertmanagerOptions{
+			URL: s.URL, Headers: s.Headers, Timeout: s.Timeout, Resend: s.Resend,
+			Version: Version, Logger: log,
+		})
+		if err != nil {
+			return alert.SinkSpec{}, err
+		}
+		return alert.SinkSpec{Sink: am, Push: true}, nil
 	}
 	return alert.SinkSpec{}, fmt.Errorf("unknown sink type %q", s.Type)
 }

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
 
 	"github.com/sentinel-project/sentinel/models"
+	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/config"
 	"github.com/sentinel-project/sentinel/pkg/detect"
 	"github.com/sentinel-project/sentinel/pkg/features"
@@ -137,5 +139,37 @@ func TestForestModelChoice(t *testing.T) {
 	}
 	if o, _, err := forestOptions(c); err != nil || o.Model != nil || o.Reservoir != 0 {
 		t.Fatalf("disabled: %+v, %v", o, err)
+	}
+}
+
+func TestAlertmanagerSinkIsAPushSink(t *testing.T) {
+	c, err := config.Parse([]byte("alerts:\n  sinks:\n    - type: alertmanager\n      url: http://127.0.0.1:9093\n      resend: 30s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := sink(c.Alerts.Sinks[0], io.Discard, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, ok := spec.Sink.(*alert.Alertmanager)
+	if !ok || !spec.Push {
+		t.Fatalf("alertmanager sink built as %T, push %v: want *alert.Alertmanager, a push sink", spec.Sink, spec.Push)
+	}
+	if err := am.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A configuration whose second sink cannot be built leaves no goroutine
+// of the first behind.
+func TestDispatcherClosesBuiltSinksOnError(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	bad := filepath.Join(t.TempDir(), "missing", "alerts.jsonl")
+	c, err := config.Parse([]byte("alerts:\n  sinks:\n    - type: alertmanager\n      url: http://127.0.0.1:9093\n    - type: file\n      path: " + bad + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Dispatcher(c, nil, io.Discard, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "alerts.sinks[1]") {
+		t.Fatalf("got %v, want the file sink's error", err)
 	}
 }

@@ -39,7 +39,7 @@ func TestMistakesNameTheField(t *testing.T) {
 	}{
 		{"unknown key", "windoes:\n  size: 1m\n", "windoes (line 1)", "allowed keys are state_dir, checkpoint_interval, sources,"},
 		{"unknown nested key", "windows:\n  sise: 1m\n", "windows.sise (line 2)", "allowed keys are size, lateness"},
-		{"bad sink type", "alerts:\n  sinks:\n    - type: pager\n", "alerts.sinks[0].type", "stdout, file, webhook, slack"},
+		{"bad sink type", "alerts:\n  sinks:\n    - type: pager\n", "alerts.sinks[0].type", "stdout, file, webhook, slack, alertmanager"},
 		{"file sink without path", "alerts:\n  sinks:\n    - type: file\n", "alerts.sinks[0].path", "path"},
 		{"slack without url", "alerts:\n  sinks:\n    - type: slack\n", "alerts.sinks[0].url", "http"},
 		{"window too long", "windows:\n  size: 2h\n", "windows.size", "1s to 1h"},
@@ -256,5 +256,32 @@ func TestAllowIsCheckedAndNeverPrintsAToken(t *testing.T) {
 	}
 	if strings.Contains(msg, raw) {
 		t.Errorf("the error shows the raw token: %v", err)
+	}
+}
+
+func TestAlertmanagerSinkIsChecked(t *testing.T) {
+	c, err := Parse([]byte("alerts:\n  sinks:\n    - type: alertmanager\n      url: http://127.0.0.1:9093\n"))
+	if err != nil {
+		t.Fatalf("an alertmanager sink with a url refused: %v", err)
+	}
+	if got := c.Alerts.Sinks[0].Resend; got != time.Minute {
+		t.Errorf("default resend = %v, want 1m", got)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"    - type: alertmanager\n      url: http://127.0.0.1:9093\n      resend: 0s\n",
+			"alerts.sinks[0].resend (line 5): 0s: allowed is a duration of 1s or more"},
+		{"    - type: alertmanager\n      url: http://127.0.0.1:9093\n      resend: -1m\n",
+			"alerts.sinks[0].resend (line 5): -1m0s: allowed is a duration of 1s or more"},
+		{"    - type: webhook\n      url: http://127.0.0.1:9093\n      resend: 1m\n",
+			"alerts.sinks[0].resend (line 5): is set on a webhook sink: only alertmanager sinks re-send"},
+		{"    - type: alertmanager\n",
+			"alerts.sinks[0].url: is empty"},
+		{"    - type: alertmanager\n      url: http://127.0.0.1:9093\n      secret: 0123456789abcdef\n",
+			"alerts.sinks[0].secret (line 5): is set on a alertmanager sink"},
+	} {
+		_, err := Parse([]byte("alerts:\n  sinks:\n" + tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.yaml, err, tc.want)
+		}
 	}
 }

@@ -85,6 +85,9 @@ func scoreSeed(ctx context.Context, eo engine.Options, sources []engine.Source, 
 	}()
 	var alerts []eval.Alert
 	emit := func(a *alert.Alert) {
+		if a.Status == alert.StatusResolved {
+			return // an end of incident, not an alert to score
+		}
 		alerts = append(alerts, eval.Alert{At: a.At, Entity: a.Entity, Key: a.Key, Detector: a.Detector})
 	}
 	start := time.Now()

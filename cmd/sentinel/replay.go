@@ -17,6 +17,7 @@ import (
 func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("replay", stderr)
 	cfgPath := fs.String("config", "", "configuration file (defaults apply without one)")
+	resolved := fs.Bool("resolved", false, `also print the "back to normal" notice that ends each incident (status "resolved")`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -31,6 +32,9 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	enc := json.NewEncoder(out)
 	var encErr error
 	emit := func(a *alert.Alert) {
+		if a.Status == alert.StatusResolved && !*resolved {
+			return
+		}
 		if encErr == nil {
 			encErr = enc.Encode(a)
 		}

@@ -25,6 +25,10 @@ const (
 	// incident after their cooldown (30m by default), so only an incident
 	// whose resolved notice was lost goes that long without one.
 	DefaultForget = 6 * time.Hour
+	// DefaultLapse is how long an alert of a detector that sends no
+	// back-to-normal notice (iforest, flood, rejects) is re-sent: the
+	// detectors' cooldown, after which a lasting anomaly alerts again.
+	DefaultLapse = 30 * time.Minute
 	// DefaultMaxIncidents bounds the incidents the sink re-sends.
 	DefaultMaxIncidents = 10000
 )
@@ -106,6 +110,16 @@ type Alertmanager struct {
 type incident struct {
 	alert   amAlert
 	updated time.Time // wall clock of the last alert received
+	// lapse is how long it is re-sent without an update: Forget for an
+	// incident that ends with a resolved notice, DefaultLapse otherwise.
+	lapse time.Duration
+}
+
+// endsWithNotice reports whether a detector's incidents end with a
+// resolved notice: the per-feature detectors' do (docs/alerts.md, "Back
+// to normal").
+func endsWithNotice(detector string) bool {
+	return detector == "ewma" || detector == "population"
 }
 
 // amAlert is a postable alert of Alertmanager's v2 API.
@@ -206,6 +220,10 @@ func (am *Alertmanager) fire(a *Alert, now time.Time) amAlert {
 		Labels: amLabels(a), Annotations: amAnnotations(a), StartsAt: start,
 	}
 	inc.updated = now
+	inc.lapse = am.opts.Forget
+	if !endsWithNotice(a.Detector) {
+		inc.lapse = min(DefaultLapse, am.opts.Forget)
+	}
 	return inc.alert.until(now.Add(endsAfter * am.opts.Resend))
 }
 
@@ -394,18 +412,19 @@ func (am *Alertmanager) resend() {
 	}
 }
 
-// forget drops the incidents not updated for Forget, so that one whose
-// resolved alert never came is not kept firing for ever.
+// forget drops the incidents not updated for their lapse, so that one
+// whose resolved alert never came, or never comes, is not kept firing
+// for ever.
 func (am *Alertmanager) forget(now time.Time) {
 	n := 0
 	for k, inc := range am.incidents {
-		if now.Sub(inc.updated) > am.opts.Forget {
+		if now.Sub(inc.updated) > inc.lapse {
 			delete(am.incidents, k)
 			n++
 		}
 	}
 	if n > 0 {
-		am.log.Info().Int("forgotten", n).Str("after", am.opts.Forget.String()).
+		am.log.Info().Int("forgotten", n).
 			Msg("alertmanager incidents not updated for long are no longer re-sent; they resolve at their endsAt")
 	}
 }

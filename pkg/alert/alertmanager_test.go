@@ -548,3 +548,29 @@ func TestAlertmanagerClosedWithDispatcher(t *testing.T) {
 	}
 	srv.CloseClientConnections()
 }
+
+// An iforest alert, which no resolved notice will end, is re-sent for
+// the detectors' cooldown only; an ewma incident goes on until Forget.
+func TestAlertmanagerLapsesIncidentsWithoutNotice(t *testing.T) {
+	rec := &amRecorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	s, err := NewAlertmanager(AlertmanagerOptions{URL: srv.URL, Resend: time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ewma, forest := amTestAlert(SeverityWarning), amTestAlert(SeverityWarning)
+	forest.Detector = "iforest"
+	send(t, s, ewma)
+	send(t, s, forest)
+	now = now.Add(DefaultLapse + time.Minute)
+	s.resend()
+	if _, ok := s.incidents[incidentKey(forest)]; ok {
+		t.Error("the iforest incident is still re-sent past the lapse")
+	}
+	if _, ok := s.incidents[incidentKey(ewma)]; !ok {
+		t.Error("the ewma incident, which a notice will end, was dropped at the lapse")
+	}
+}

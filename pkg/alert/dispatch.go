@@ -97,6 +97,9 @@ type SinkSpec struct {
 	// MinSeverity: alerts of a lower severity are not sent to this sink;
 	// empty sends all.
 	MinSeverity string
+	// SendResolved sends this sink the back-to-normal notices (alerts
+	// with StatusResolved) too.
+	SendResolved bool
 }
 
 // severityRank orders severities; an unknown one ranks lowest.
@@ -140,8 +143,12 @@ type Dispatcher struct {
 	workers []*worker
 	ctx     context.Context // cancelled when Close gives up draining
 	cancel  context.CancelFunc
-	stop    chan struct{} // closed by Close
-	wg      sync.WaitGroup
+	// storedCtx, under ctx, bounds deliveries from the outbox; Handover
+	// cancels it at once, leaving them to the next dispatcher.
+	storedCtx  context.Context
+	stopStored context.CancelFunc
+	stop       chan struct{} // closed by Close
+	wg         sync.WaitGroup
 
 	mu     sync.RWMutex // guards closed against sends on closed queues
 	closed bool
@@ -173,10 +180,12 @@ type worker struct {
 	sink    Sink
 	push    bool
 	minRank int
-	q       chan envelope
-	wake    chan struct{} // an alert was stored for this sink
-	ob      Outbox        // nil without one
-	log     zerolog.Logger
+	// resolved: the sink takes back-to-normal notices.
+	resolved bool
+	q        chan envelope
+	wake     chan struct{} // an alert was stored for this sink
+	ob       Outbox        // nil without one
+	log      zerolog.Logger
 
 	sent, failed, dropped, stale, below atomic.Uint64
 
@@ -197,6 +206,7 @@ func NewDispatcher(sinks []SinkSpec, opts DispatchOptions) *Dispatcher {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dispatcher{opts: opts, ctx: ctx, cancel: cancel, stop: make(chan struct{})}
+	d.storedCtx, d.stopStored = context.WithCancel(ctx)
 	seen := map[string]int{}
 	for _, s := range sinks {
 		name := s.Sink.Name()
@@ -204,10 +214,16 @@ func NewDispatcher(sinks []SinkSpec, opts DispatchOptions) *Dispatcher {
 			name = fmt.Sprintf("%s#%d", name, seen[name])
 		}
 		w := &worker{
-			name: name, sink: s.Sink, push: s.Push, minRank: severityRank(s.MinSeverity),
+			name: name, sink: s.Sink, push: s.Push, minRank: severityRank(s.MinSeverity), resolved: s.SendResolved,
 			q:    make(chan envelope, opts.QueueLen),
-			wake: make(chan struct{}, 1), ob: opts.Outbox,
-			log: opts.Logger.With().Str("sink", name).Logger(),
+			wake: make(chan struct{}, 1),
+			log:  opts.Logger.With().Str("sink", name).Logger(),
+		}
+		if s.Push {
+			// Local sinks write in microseconds, and what they have not
+			// written at a crash is raised again (see SendTracked): only
+			// the sinks that can be down for long need the outbox.
+			w.ob = opts.Outbox
 		}
 		d.workers = append(d.workers, w)
 	}
@@ -225,9 +241,11 @@ func (d *Dispatcher) forgetRemoved() {
 	if d.opts.Outbox == nil {
 		return
 	}
-	names := make([]string, len(d.workers))
-	for i, w := range d.workers {
-		names[i] = w.name
+	var names []string
+	for _, w := range d.workers {
+		if w.ob != nil {
+			names = append(names, w.name)
+		}
 	}
 	dropped, err := d.opts.Outbox.Forget(names)
 	if err != nil {
@@ -246,13 +264,13 @@ func (d *Dispatcher) Send(a *Alert) {
 	d.SendTracked(a, nil)
 }
 
-// SendTracked is Send, and calls recorded once the alert is safe: once
-// it is in the outbox, or without one (or when writing to it failed) once
-// every sink that records (stdout, file: those not Push) has finished with
-// it, whether it wrote it, gave up or dropped it; at once when there is
-// none. Whoever must not raise an alert twice after a crash marks it
-// raised only then: an alert not yet safe when the process dies is raised
-// again on restart rather than lost.
+// SendTracked is Send, and calls recorded once every sink that records
+// (stdout, file: those not Push) has finished with the alert, whether it
+// wrote it, gave up or dropped it; at once when there is none. Whoever
+// must not raise an alert twice after a crash marks it raised only then:
+// an alert not yet written when the process dies is raised again on
+// restart rather than lost. Push sinks are not waited for: with an
+// outbox the alert is stored for them first, and a restart delivers it.
 func (d *Dispatcher) SendTracked(a *Alert, recorded func()) {
 	c := *a
 	stale := d.isStale(&c)
@@ -261,20 +279,25 @@ func (d *Dispatcher) SendTracked(a *Alert, recorded func()) {
 	if d.closed {
 		return
 	}
-	takers := d.takers(&c, stale)
-	if d.store(&c, takers) {
-		if recorded != nil {
-			recorded()
+	var pushers, recorders []*worker
+	for _, w := range d.takers(&c, stale) {
+		if w.push {
+			pushers = append(pushers, w)
+		} else {
+			recorders = append(recorders, w)
 		}
-		return
 	}
-	done := d.tracker(takers, recorded)
-	for _, w := range takers {
-		e := envelope{a: &c}
-		if !w.push {
-			e.done = done
+	stored := d.store(&c, pushers)
+	done := d.tracker(recorders, recorded)
+	for _, w := range recorders {
+		w.enqueue(envelope{a: &c, done: done})
+	}
+	if stored {
+		wake(pushers)
+	} else {
+		for _, w := range pushers {
+			w.enqueue(envelope{a: &c})
 		}
-		w.enqueue(e)
 	}
 	done() // the tracker's own share, so recorded runs once all are done
 }
@@ -288,6 +311,7 @@ func (d *Dispatcher) takers(a *Alert, stale bool) []*worker {
 			w.stale.Add(1)
 		case skipBelow:
 			w.below.Add(1)
+		case skipResolved:
 		default:
 			takers = append(takers, w)
 		}
@@ -295,14 +319,14 @@ func (d *Dispatcher) takers(a *Alert, stale bool) []*worker {
 	return takers
 }
 
-// store puts a in the outbox for takers and wakes them; false when there
-// is no outbox or writing to it failed, and a must go through the queues.
-func (d *Dispatcher) store(a *Alert, takers []*worker) bool {
-	if d.opts.Outbox == nil || len(takers) == 0 {
+// store puts a in the outbox for pushers; false when there is no outbox
+// or writing to it failed, and a must go through the queues.
+func (d *Dispatcher) store(a *Alert, pushers []*worker) bool {
+	if d.opts.Outbox == nil || len(pushers) == 0 {
 		return false
 	}
-	names := make([]string, len(takers))
-	for i, w := range takers {
+	names := make([]string, len(pushers))
+	for i, w := range pushers {
 		names[i] = w.name
 	}
 	if err := d.opts.Outbox.Put(a, names); err != nil {
@@ -315,13 +339,17 @@ func (d *Dispatcher) store(a *Alert, takers []*worker) bool {
 	if d.unstored.Swap(false) {
 		d.opts.Logger.Info().Msg("alert outbox: storing alerts again")
 	}
-	for _, w := range takers {
+	return true
+}
+
+// wake tells the workers of pushers that the outbox holds a new alert.
+func wake(pushers []*worker) {
+	for _, w := range pushers {
 		select {
 		case w.wake <- struct{}{}:
 		default: // already woken
 		}
 	}
-	return true
 }
 
 // Why a sink does not get an alert.
@@ -329,11 +357,14 @@ const (
 	skipNone = iota
 	skipStale
 	skipBelow
+	skipResolved // a back-to-normal notice, which the sink does not take
 )
 
 // skips says whether w skips a, and why.
 func (w *worker) skips(a *Alert, stale bool) int {
 	switch {
+	case a.Status == StatusResolved && !w.resolved:
+		return skipResolved
 	case stale && w.push:
 		return skipStale
 	case severityRank(a.Severity) < w.minRank:
@@ -342,16 +373,11 @@ func (w *worker) skips(a *Alert, stale bool) int {
 	return skipNone
 }
 
-// tracker returns the function each recording sink among takers calls
-// when it has finished with an alert; the last call runs recorded.
-func (d *Dispatcher) tracker(takers []*worker, recorded func()) func() {
+// tracker returns the function each of recorders calls when it has
+// finished with an alert; the last call runs recorded.
+func (d *Dispatcher) tracker(recorders []*worker, recorded func()) func() {
 	remaining := &atomic.Int64{}
-	remaining.Store(1) // SendTracked's own share
-	for _, w := range takers {
-		if !w.push {
-			remaining.Add(1)
-		}
-	}
+	remaining.Store(int64(1 + len(recorders))) // with SendTracked's own share
 	d.unrecorded.Add(1)
 	return func() {
 		if remaining.Add(-1) != 0 {
@@ -430,7 +456,7 @@ func (d *Dispatcher) run(w *worker) {
 			d.dropQueued(w)
 			return
 		}
-		if d.deliverStored(w) {
+		if d.storedCtx.Err() == nil && d.deliverStored(w) {
 			continue
 		}
 		if q == nil {
@@ -442,7 +468,7 @@ func (d *Dispatcher) run(w *worker) {
 				q = nil
 				continue
 			}
-			if d.deliver(w, e.a, time.Time{}) == interrupted {
+			if d.deliver(d.ctx, w, e.a, time.Time{}) == interrupted {
 				w.failed.Add(1)
 			}
 			e.finish()
@@ -455,10 +481,10 @@ func (d *Dispatcher) run(w *worker) {
 // after a reload, the old dispatcher's worker for the same sink lets go
 // first.
 func (d *Dispatcher) claim(w *worker) (func(), bool) {
-	if d.opts.Outbox == nil {
+	if w.ob == nil {
 		return func() {}, true
 	}
-	return d.opts.Outbox.Claim(w.name, d.stop)
+	return w.ob.Claim(w.name, d.stop)
 }
 
 // dropQueued counts what is left in w's queue as dropped; the queue is
@@ -473,7 +499,7 @@ func (d *Dispatcher) dropQueued(w *worker) {
 // deliverStored delivers the oldest outbox entry of w, if any, and says
 // whether there was one.
 func (d *Dispatcher) deliverStored(w *worker) bool {
-	ob := d.opts.Outbox
+	ob := w.ob
 	if ob == nil {
 		return false
 	}
@@ -485,7 +511,7 @@ func (d *Dispatcher) deliverStored(w *worker) bool {
 	if !ok {
 		return false
 	}
-	if d.deliver(w, &st.Alert, st.StoredAt.Add(d.opts.RetryFor)) == interrupted {
+	if d.deliver(d.storedCtx, w, &st.Alert, st.StoredAt.Add(d.opts.RetryFor)) == interrupted {
 		return true // still stored: delivered after the restart
 	}
 	if err := ob.Remove(w.name, st.Seq); err != nil {
@@ -501,15 +527,15 @@ type outcome int
 const (
 	delivered outcome = iota
 	gaveUp
-	interrupted // Close gave up waiting
+	interrupted // ctx was done: Close gave up waiting, or Handover
 )
 
-// deliver sends a, retrying retryable failures with backoff, and records
-// the outcome. Retries stop after MaxRetries, or with a non-zero giveUp at
-// that time.
-func (d *Dispatcher) deliver(w *worker, a *Alert, giveUp time.Time) outcome {
+// deliver sends a, retrying retryable failures with backoff, until ctx is
+// done, and records the outcome. Retries stop after MaxRetries, or with a
+// non-zero giveUp at that time.
+func (d *Dispatcher) deliver(ctx context.Context, w *worker, a *Alert, giveUp time.Time) outcome {
 	for attempt := 0; ; attempt++ {
-		err := w.sink.Send(d.ctx, a)
+		err := w.sink.Send(ctx, a)
 		if err == nil {
 			w.sent.Add(1)
 			w.recovered()
@@ -517,7 +543,7 @@ func (d *Dispatcher) deliver(w *worker, a *Alert, giveUp time.Time) outcome {
 		}
 		// A failure caused by Close giving up is the Dispatcher's doing,
 		// not the sink's: Close reports it with the counts.
-		if d.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return interrupted
 		}
 		wait, retry := d.nextTry(attempt, err, giveUp)
@@ -527,7 +553,7 @@ func (d *Dispatcher) deliver(w *worker, a *Alert, giveUp time.Time) outcome {
 			w.failedAlerts++
 			return gaveUp
 		}
-		if !d.wait(wait) {
+		if !sleep(ctx, wait) {
 			return interrupted
 		}
 	}
@@ -563,15 +589,15 @@ func (d *Dispatcher) backoff(attempt int, retryAfter time.Duration) time.Duratio
 	return max(wait, retryAfter)
 }
 
-// wait sleeps for dur unless the Dispatcher gives up first, and reports
-// whether the full wait passed.
-func (d *Dispatcher) wait(dur time.Duration) bool {
+// sleep waits for dur unless ctx is done first, and reports whether the
+// full wait passed.
+func sleep(ctx context.Context, dur time.Duration) bool {
 	t := time.NewTimer(dur)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-d.ctx.Done():
+	case <-ctx.Done():
 		return false
 	}
 }
@@ -627,6 +653,17 @@ func (w *worker) recovered() {
 		Msg("alert sink recovered")
 	w.failing = false
 	w.failedTries, w.failedAlerts = 0, 0
+}
+
+// Handover is Close for a dispatcher replaced by another on the same
+// outbox: the local sinks write what is queued, but the push sinks stop
+// at once, their attempts in progress cancelled, and leave what is stored
+// to the next dispatcher, which takes each sink over once this one has
+// let go. Sending with the old settings, perhaps the very mistake the new
+// ones correct, would only delay it.
+func (d *Dispatcher) Handover(ctx context.Context) error {
+	d.stopStored()
+	return d.Close(ctx)
 }
 
 // Close stops accepting alerts and waits for the queues to drain. When ctx
@@ -687,8 +724,8 @@ func (d *Dispatcher) closeSinks() error {
 // Close.
 func (d *Dispatcher) logLosses() {
 	for _, w := range d.workers {
-		if d.opts.Outbox != nil {
-			if n := d.opts.Outbox.Pending(w.name); n > 0 {
+		if w.ob != nil {
+			if n := w.ob.Pending(w.name); n > 0 {
 				w.log.Info().Int("alerts", n).
 					Msg("alert outbox: undelivered alerts kept for the next start")
 			}

@@ -624,3 +624,21 @@ func TestMinSeverityPerSink(t *testing.T) {
 	}
 	d.Close(context.Background())
 }
+
+func TestResolvedOnlyToSinksThatTakeThem(t *testing.T) {
+	takes, skips := &memSink{name: "takes"}, &memSink{name: "skips"}
+	d := NewDispatcher([]SinkSpec{{Sink: takes, SendResolved: true}, {Sink: skips}}, DispatchOptions{Horizon: -1})
+	firing, resolved := sampleAlert(), sampleAlert()
+	resolved.ID, resolved.Key, resolved.Status = "r1", "over", StatusResolved
+	d.Send(firing)
+	d.Send(resolved)
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(takes.keys(), ","); got != firing.Key+",over" {
+		t.Errorf("the sink taking notices got %q", got)
+	}
+	if got := strings.Join(skips.keys(), ","); got != firing.Key {
+		t.Errorf("the sink not taking notices got %q, want only the alert", got)
+	}
+}

@@ -102,6 +102,9 @@ func slackMessage(a *Alert) slackPayload {
 		summary = Summarize(a)
 	}
 	summary = escapeProse(clip(summary, slackSummaryMax))
+	if a.Status == StatusResolved {
+		return resolvedMessage(a, summary)
+	}
 	blocks := []slackBlock{
 		{Type: "header", Text: &slackText{Type: "plain_text", Text: slackHeader(a)}},
 		{Type: "section", Text: mrkdwn(summary, slackSectionMax)},
@@ -111,6 +114,19 @@ func slackMessage(a *Alert) slackPayload {
 	return slackPayload{
 		Text:   truncBytes(capitalize(escapeProse(clip(a.Severity, 20)))+": "+summary, slackTextMax),
 		Blocks: blocks[:min(len(blocks), slackBlocksMax)],
+	}
+}
+
+// resolvedMessage is the back-to-normal notice: a header and the summary,
+// which holds all it has to say.
+func resolvedMessage(a *Alert, summary string) slackPayload {
+	header := fmt.Sprintf("✅ Back to normal: %s %s", clip(a.Entity, 20), clip(a.Key, 64))
+	return slackPayload{
+		Text: truncBytes("Back to normal: "+summary, slackTextMax),
+		Blocks: []slackBlock{
+			{Type: "header", Text: &slackText{Type: "plain_text", Text: truncBytes(plainSafe(header), slackHeaderMax)}},
+			{Type: "section", Text: mrkdwn(summary, slackSectionMax)},
+		},
 	}
 }
 

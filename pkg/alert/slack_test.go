@@ -173,6 +173,22 @@ func TestSlackPayloadReadable(t *testing.T) {
 	}
 }
 
+func TestSlackBackToNormal(t *testing.T) {
+	a := sampleAlert()
+	a.Status, a.Observed, a.Feature = StatusResolved, 0, ""
+	a.Summary = Summarize(a)
+	_, p := payloadOf(t, a)
+	if got, want := p.Blocks[0].Text.Text, "✅ Back to normal: token 3f9a1c0b2e4d"; got != want {
+		t.Errorf("header %q, want %q", got, want)
+	}
+	if len(p.Blocks) != 2 || p.Blocks[1].Text.Text != a.Summary {
+		t.Errorf("blocks %+v, want the header and the summary", p.Blocks)
+	}
+	if !strings.HasPrefix(p.Text, "Back to normal: Token 3f9a1c0b2e4d") {
+		t.Errorf("fallback %q", p.Text)
+	}
+}
+
 func TestSlackLongListSaysHowManyMore(t *testing.T) {
 	a := sampleAlert()
 	a.TopIPs = []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5", "192.0.2.6", "192.0.2.7"}

@@ -54,6 +54,9 @@ var activities = map[string]activity{
 // the alert's other fields. Quoted values are shortened and kept on one
 // line.
 func Summarize(a *Alert) string {
+	if a.Status == StatusResolved {
+		return resolvedSummary(a)
+	}
 	if len(a.IsolatedBy) > 0 {
 		return isolationSummary(a)
 	}
@@ -96,6 +99,26 @@ func floodSummary(a *Alert) string {
 	return fmt.Sprintf("A flood of %s new %s%s, where %s; %s with a history are still judged, "+
 		"new ones past the configured limits are counted but not followed.",
 		formatNum(a.Observed), noun, span, usual, noun)
+}
+
+// resolvedSummary describes the end of an incident, such as "Token
+// 3f9a1c0b2e4d (…a7b1, acme) is back to normal since 09:31 UTC; from
+// 09:21 UTC it pulled 9,340 messages above normal."
+func resolvedSummary(a *Alert) string {
+	layout := "15:04 UTC"
+	if !sameDay(a.Since.UTC(), a.At.UTC()) {
+		layout = "2006-01-02 15:04 UTC"
+	}
+	s := fmt.Sprintf("%s is back to normal since %s", subject(a), a.At.UTC().Format(layout))
+	if !(a.Excess > 0) {
+		return s + "."
+	}
+	noun := " messages"
+	if formatNum(a.Excess) == "1" {
+		noun = " message"
+	}
+	return fmt.Sprintf("%s; from %s it pulled %s%s above normal.", s,
+		a.Since.UTC().Format(layout), formatNum(a.Excess), noun)
 }
 
 // feature is an alert's feature as Summarize reads it.

@@ -39,3 +39,20 @@ func TestFloodSummary(t *testing.T) {
 		t.Errorf("summary\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestResolvedSummary(t *testing.T) {
+	since := time.Date(2026, 3, 4, 12, 17, 0, 0, time.UTC)
+	a := &Alert{
+		Entity: EntityToken, Key: "ee94a0fe62dc", TokenHint: "akqf", Label: "acme", Detector: "ewma",
+		Status: StatusResolved, Since: since, At: since.Add(33 * time.Minute), Excess: 38500,
+	}
+	want := "Token ee94a0fe62dc (…akqf, acme) is back to normal since 12:50 UTC; from 12:17 UTC it pulled 38,500 messages above normal."
+	if got := Summarize(a); got != want {
+		t.Errorf("summary\n got %s\nwant %s", got, want)
+	}
+	a.Excess, a.At = 0, since.Add(24*time.Hour)
+	want = "Token ee94a0fe62dc (…akqf, acme) is back to normal since 2026-03-05 12:17 UTC."
+	if got := Summarize(a); got != want {
+		t.Errorf("summary without excess, a day later\n got %s\nwant %s", got, want)
+	}
+}

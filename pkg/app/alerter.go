@@ -77,8 +77,9 @@ func addStats(sum, more map[string]alert.SinkStats) {
 	}
 }
 
-// swap puts d in place and lets the old dispatcher drain for up to
-// drainFor.
+// swap puts d in place and lets the old dispatcher's local sinks drain
+// for up to drainFor; its push sinks hand what is in the outbox over to
+// d's at once.
 func (a *alerter) swap(d *alert.Dispatcher, drainFor time.Duration) {
 	a.mu.Lock()
 	if a.closed {
@@ -93,7 +94,7 @@ func (a *alerter) swap(d *alert.Dispatcher, drainFor time.Duration) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), drainFor)
 		defer cancel()
-		_ = old.Close(ctx) // its losses are logged by Close
+		_ = old.Handover(ctx) // its losses are logged by Close
 		a.mu.Lock()
 		delete(a.closing, old)
 		addStats(a.retired, old.Stats())

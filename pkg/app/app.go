@@ -169,6 +169,7 @@ func Dispatcher(c *config.Config, ob alert.Outbox, stdout io.Writer, log zerolog
 			return nil, fmt.Errorf("alerts.sinks[%d]: %w", i, err)
 		}
 		spec.MinSeverity = s.MinSeverity
+		spec.SendResolved = s.Resolved()
 		specs = append(specs, spec)
 	}
 	opts := alert.DispatchOptions{Horizon: c.Alerts.Horizon, Outbox: ob, RetryFor: c.Alerts.RetryFor, Logger: log}

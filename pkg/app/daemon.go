@@ -257,10 +257,7 @@ func (d *Daemon) takeOver(ctx context.Context, next *config.Config, p *parts) er
 		if err != nil {
 			return err
 		}
-		// The new sinks deliver what the old ones have not from the
-		// outbox: the old ones need not drain, and stop at once rather
-		// than go on sending with the old settings.
-		p.alerts.swap(disp, 0)
+		p.alerts.swap(disp, drainFor)
 		d.Log.Info().Int("sinks", len(next.Alerts.Sinks)).Msg("alert sinks replaced")
 	}
 	p.allow.set(next.Allow)

@@ -160,9 +160,23 @@ type Sink struct {
 	// MinSeverity: alerts below it (warning, critical) skip this sink;
 	// empty sends all.
 	MinSeverity string `yaml:"min_severity"`
+	// SendResolved sends the sink back-to-normal notices (alerts with
+	// status resolved); nil takes the type's default, see Resolved.
+	SendResolved *bool `yaml:"send_resolved"`
 	// Resend is how often an alertmanager sink posts its firing
 	// incidents again; default 1m.
 	Resend time.Duration `yaml:"resend"`
+}
+
+// Resolved reports whether the sink takes back-to-normal notices. By
+// default Slack, read by people, and Alertmanager, which needs them to
+// resolve its alerts, do; stdout, files and webhooks, read by programs
+// written before the notices existed, do not.
+func (s Sink) Resolved() bool {
+	if s.SendResolved != nil {
+		return *s.SendResolved
+	}
+	return s.Type == "slack" || s.Type == "alertmanager"
 }
 
 // Log sets sentinel's own logging.

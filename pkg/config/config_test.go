@@ -259,6 +259,19 @@ func TestAllowIsCheckedAndNeverPrintsAToken(t *testing.T) {
 	}
 }
 
+func TestSendResolvedDefaultsByType(t *testing.T) {
+	c, err := Parse([]byte("alerts:\n  sinks:\n    - type: stdout\n    - type: slack\n      url: https://hooks.slack.example/x\n" +
+		"    - type: webhook\n      url: https://hook.example/x\n      send_resolved: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{false, true, true} {
+		if got := c.Alerts.Sinks[i].Resolved(); got != want {
+			t.Errorf("sink %d (%s) takes notices: %v, want %v", i, c.Alerts.Sinks[i].Type, got, want)
+		}
+	}
+}
+
 func TestAlertmanagerSinkIsChecked(t *testing.T) {
 	c, err := Parse([]byte("alerts:\n  sinks:\n    - type: alertmanager\n      url: http://127.0.0.1:9093\n"))
 	if err != nil {
@@ -278,6 +291,8 @@ func TestAlertmanagerSinkIsChecked(t *testing.T) {
 			"alerts.sinks[0].url: is empty"},
 		{"    - type: alertmanager\n      url: http://127.0.0.1:9093\n      secret: 0123456789abcdef\n",
 			"alerts.sinks[0].secret (line 5): is set on a alertmanager sink"},
+		{"    - type: alertmanager\n      url: http://127.0.0.1:9093\n      send_resolved: false\n",
+			"alerts.sinks[0].send_resolved (line 5): is false on an alertmanager sink"},
 	} {
 		_, err := Parse([]byte("alerts:\n  sinks:\n" + tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -238,6 +238,9 @@ func (c *Config) validateSink(field string, s Sink) error {
 	if s.Secret != "" && s.Type != "webhook" {
 		return c.fieldErr(field+".secret", "is set on a %s sink: only webhook sinks are signed", s.Type)
 	}
+	if s.Type == "alertmanager" && !s.Resolved() {
+		return c.fieldErr(field+".send_resolved", "is false on an alertmanager sink: allowed is true (the default), which is how its alerts resolve")
+	}
 	if err := c.validateResend(field, s); err != nil {
 		return err
 	}

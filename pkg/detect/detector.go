@@ -44,6 +44,11 @@ type Finding struct {
 	Excess   float64
 	TopPeers []string
 	Early    bool // reported before the window closed
+	// Resolved marks the back-to-normal notice of an episode that raised
+	// an alert: it ended after EpisodeEnd ordinary windows. Detector,
+	// Kind, Key and Since are the episode's; At is when it was judged
+	// over, Excess its whole excess, Severity the highest alerted.
+	Resolved bool
 	// Isolated names, for the "iforest" detector, the features that made
 	// the window stand out, most telling first.
 	Isolated []Isolation
@@ -66,6 +71,12 @@ type Detector struct {
 
 	evicted [features.NumKinds]int64
 	flood   floodRun
+
+	// resolving holds, per kind, the entities with an ongoing episode
+	// that raised an alert, whose end is reported even when they fall
+	// silent; resolved collects those reports until CloseAll returns.
+	resolving [features.NumKinds]map[string]struct{}
+	resolved  []Finding
 
 	rates    rates // for the last window length seen
 	popRates rates
@@ -101,6 +112,7 @@ func New(opts Options) *Detector {
 	d.setAlerted()
 	for k := range d.ents {
 		d.ents[k] = make(map[string]*entity)
+		d.resolving[k] = make(map[string]struct{})
 		for f := range features.NumFeatures {
 			d.names[k][f] = f.Name(features.Kind(k))
 		}
@@ -431,6 +443,9 @@ func (d *Detector) CloseAll(ws []*features.Window) []Finding {
 		out = append(out, d.judgeFloods(lastW.Start, lastW.End)...)
 		end := lastW.End.UnixNano()
 		d.retrainForest(end)
+		d.endSilentEpisodes(end)
+		out = append(out, d.resolved...)
+		d.resolved = d.resolved[:0]
 		d.maybeSweep(end)
 	}
 	clear(jobs)
@@ -447,7 +462,7 @@ func (d *Detector) judge(c *closing, found []Finding) []Finding {
 	d.foldPopulation(w.End.UnixNano())
 	d.prepare(c.e, w, c.r)
 	c.k = idleWindows(c.e, w.Start.UnixNano(), c.r)
-	d.settle(c.e, c.k)
+	d.settle(c.e, c.k, w.Start.UnixNano())
 	c.anomalous = d.anomalies(c.e, w)
 	d.trackEpisode(c.e, w, c.anomalous)
 	c.found[0] = len(found)
@@ -535,7 +550,8 @@ func (d *Detector) fire(e *entity, w *features.Window, f features.Feature,
 	if !cooling {
 		ep.Alerted, ep.Severity = [numJudged]float32{}, 0
 	}
-	ep.LastAlert = at
+	ep.LastAlert, ep.Hint = at, w.Hint
+	d.resolving[e.kind][e.key] = struct{}{}
 	ep.Alerted[f] = max(ep.Alerted[f], float32(obs))
 	ep.Severity = max(ep.Severity, sev)
 	if early {

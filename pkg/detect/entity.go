@@ -76,6 +76,7 @@ type EpisodeState struct {
 	LastAlert int64              // event time of the last alert, Unix ns
 	Alerted   [numJudged]float32 // value last alerted per feature
 	Severity  uint8              // highest severity alerted in the cooldown
+	Hint      string             // the token's hint, for the back-to-normal notice
 	// Open is the start of a window reported early that has not closed
 	// yet, 0 when none.
 	Open int64
@@ -104,6 +105,11 @@ func severityName(s uint8) string {
 
 func (ep *EpisodeState) inCooldown(at int64, cooldown int64) bool {
 	return ep.LastAlert != 0 && at < ep.LastAlert+cooldown
+}
+
+// alerted reports whether an episode is going on and raised an alert.
+func (ep *EpisodeState) alerted() bool {
+	return ep != nil && ep.Since != 0 && ep.LastAlert >= ep.Since
 }
 
 // idle reports whether the episode state holds nothing worth keeping.

@@ -27,6 +27,20 @@ type pipeline struct {
 	det   *Detector
 	maxT  time.Time
 	found []Finding
+	// resolved are the back-to-normal notices, kept apart so that tests
+	// counting alerts count only those.
+	resolved []Finding
+}
+
+// keep appends the alerts of fs to p.found and its notices to p.resolved.
+func (p *pipeline) keep(fs []Finding) {
+	for _, f := range fs {
+		if f.Resolved {
+			p.resolved = append(p.resolved, f)
+			continue
+		}
+		p.found = append(p.found, f)
+	}
 }
 
 func newPipeline(o Options) *pipeline {
@@ -45,15 +59,15 @@ func (p *pipeline) add(r *ingest.Record) []Finding {
 	}
 	tok, ip, late := p.agg.Add(r)
 	if !late {
-		p.found = append(p.found, p.det.Peek(tok)...)
-		p.found = append(p.found, p.det.Peek(ip)...)
+		p.keep(p.det.Peek(tok))
+		p.keep(p.det.Peek(ip))
 	}
 	return p.found[n:]
 }
 
 func (p *pipeline) advance(wm time.Time) {
 	p.agg.Advance(wm, func(w *features.Window) {
-		p.found = append(p.found, p.det.Close(w)...)
+		p.keep(p.det.Close(w))
 	})
 }
 

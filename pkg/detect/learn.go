@@ -24,22 +24,36 @@ func (d *Detector) beginEpisodeEarly(e *entity, ep *EpisodeState, start int64, r
 	d.beginEpisode(e, ep, start)
 }
 
-func (d *Detector) endEpisode(ep *EpisodeState) {
+// endEpisode ends detector det's episode of e, judged over at event
+// time at, with a back-to-normal notice when it raised an alert.
+func (d *Detector) endEpisode(e *entity, det int, at int64) {
+	ep := e.ep[det]
+	if ep.alerted() {
+		d.resolved = append(d.resolved, d.resolution(e, det, at))
+	}
 	ep.Since, ep.Quiet, ep.Excess = 0, 0, 0
 }
 
-// settle counts k windows without traffic as ordinary for every episode.
-func (d *Detector) settle(e *entity, k int64) {
+// settle counts the k windows without traffic before the window
+// starting at start as ordinary for every episode, those that began
+// after them: an episode begun early in this very window (after a long
+// silence, like a dormant token waking) must not be ended by the
+// silence before it.
+func (d *Detector) settle(e *entity, k int64, start int64) {
 	if k == 0 {
 		return
 	}
-	for _, ep := range e.ep {
+	for i, ep := range e.ep {
 		if ep == nil || ep.Since == 0 {
 			continue
 		}
-		ep.Quiet += k
+		quiet := k
+		if ep.Since > e.last {
+			quiet = min(k, max(start-ep.Since, 0)/d.rates.size)
+		}
+		ep.Quiet += quiet
 		if ep.Quiet >= int64(d.opts.EpisodeEnd) {
-			d.endEpisode(ep)
+			d.endEpisode(e, i, start)
 		}
 	}
 }
@@ -73,7 +87,7 @@ func (d *Detector) trackEpisode(e *entity, w *features.Window, anomalous uint32)
 		if start > ep.Since {
 			ep.Quiet++
 			if ep.Quiet >= int64(d.opts.EpisodeEnd) {
-				d.endEpisode(ep)
+				d.endEpisode(e, i, w.End.UnixNano())
 			}
 		}
 	}

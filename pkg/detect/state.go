@@ -105,6 +105,7 @@ func (d *Detector) Restore(s DetState) error {
 	}
 	d.pop, d.popVer, d.lastSweep = s.Population, s.PopVersion, s.LastSweep
 	d.flood.st = s.Flood
+	d.watchResolving()
 	return nil
 }
 

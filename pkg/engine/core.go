@@ -227,7 +227,11 @@ func (c *core) flush() {
 func (c *core) report(findings []detect.Finding) {
 	for i := range findings {
 		a := c.toAlert(&findings[i])
-		c.stats.Alerts++
+		if a.Status == alert.StatusResolved {
+			c.stats.Resolved++
+		} else {
+			c.stats.Alerts++
+		}
 		c.emit(a)
 	}
 }
@@ -238,24 +242,20 @@ func (c *core) toAlert(f *detect.Finding) *alert.Alert {
 		// About a kind's whole population, not one of its entities.
 		entity = alert.EntityPopulation
 	}
-	a := &alert.Alert{
-		ID:          alert.NewID(entity, f.Key, f.Detector, f.Feature, f.WindowStart),
-		At:          f.At.UTC(),
-		Entity:      entity,
-		Key:         f.Key,
-		TokenHint:   f.Hint,
-		Label:       c.opts.Labels[f.Key],
-		Detector:    f.Detector,
-		Feature:     f.Feature,
-		Observed:    round(f.Observed, observedDigits(f)),
-		Expected:    round(f.Expected, 2),
-		Score:       round(f.Score, max(3, observedDigits(f))),
-		Severity:    f.Severity,
-		WindowStart: f.WindowStart.UTC(),
-		WindowEnd:   f.WindowEnd.UTC(),
-		Since:       f.Since.UTC(),
-		Excess:      round(f.Excess, 0),
+	a := c.incidentAlert(f, entity)
+	if f.Resolved {
+		// The incident's start stands for the window, and "resolved" for
+		// the feature, so a replay gives the notice the same id too.
+		a.ID = alert.NewID(entity, f.Key, f.Detector, alert.StatusResolved, f.Since)
+		a.Status = alert.StatusResolved
+		a.Summary = alert.Summarize(a)
+		return a
 	}
+	a.ID = alert.NewID(entity, f.Key, f.Detector, f.Feature, f.WindowStart)
+	a.Feature = f.Feature
+	a.Observed = round(f.Observed, observedDigits(f))
+	a.Expected = round(f.Expected, 2)
+	a.Score = round(f.Score, max(3, observedDigits(f)))
 	if f.Kind == features.Token {
 		a.TopIPs = f.TopPeers
 	} else {
@@ -268,6 +268,25 @@ func (c *core) toAlert(f *detect.Finding) *alert.Alert {
 	}
 	a.Summary = alert.Summarize(a)
 	return a
+}
+
+// incidentAlert holds what an alert and a back-to-normal notice of f
+// share: the entity, the detector, the window and the incident.
+func (c *core) incidentAlert(f *detect.Finding, entity string) *alert.Alert {
+	return &alert.Alert{
+		At:          f.At.UTC(),
+		Entity:      entity,
+		Key:         f.Key,
+		TokenHint:   f.Hint,
+		Label:       c.opts.Labels[f.Key],
+		Detector:    f.Detector,
+		Severity:    f.Severity,
+		WindowStart: f.WindowStart.UTC(),
+		WindowEnd:   f.WindowEnd.UTC(),
+		Since:       f.Since.UTC(),
+		Excess:      round(f.Excess, 0),
+		Status:      alert.StatusFiring,
+	}
 }
 
 // observedDigits is how many decimals an alert keeps of a finding's

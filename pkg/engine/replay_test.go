@@ -55,26 +55,71 @@ func generate(tb testing.TB, dir string, opts gen.Options) (string, *gen.Truth) 
 	return path, truth
 }
 
+// replayAlerts returns the alerts a replay raised, without the
+// back-to-normal notices (see replayAll).
 func replayAlerts(tb testing.TB, opts ReplayOptions) ([]alert.Alert, *Stats) {
 	tb.Helper()
-	var alerts []alert.Alert
-	stats, err := Replay(context.Background(), opts, func(a *alert.Alert) { alerts = append(alerts, *a) })
+	all, stats := replayAll(tb, opts)
+	alerts := all[:0]
+	for _, a := range all {
+		if a.Status != alert.StatusResolved {
+			alerts = append(alerts, a)
+		}
+	}
+	return alerts, stats
+}
+
+// replayAll returns everything a replay emitted, in order.
+func replayAll(tb testing.TB, opts ReplayOptions) ([]alert.Alert, *Stats) {
+	tb.Helper()
+	var all []alert.Alert
+	stats, err := Replay(context.Background(), opts, func(a *alert.Alert) { all = append(all, *a) })
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return alerts, stats
+	return all, stats
+}
+
+// Every back-to-normal notice ends an incident that alerted: an earlier
+// alert of the same entity and detector, from its start on; and each
+// incident ends once.
+func TestResolvedNoticesEndAlertedIncidents(t *testing.T) {
+	path, _ := generate(t, t.TempDir(), gen.Options{Seed: 7, Tokens: 200, Duration: 4 * 24 * time.Hour, Attacks: true})
+	all, stats := replayAll(t, ReplayOptions{Options: testOptions(), Sources: []Source{canonicalSource(path)}})
+	type incident struct{ entity, key, detector string }
+	firing := map[incident]alert.Alert{}
+	ended := map[string]bool{}
+	for _, a := range all {
+		inc := incident{a.Entity, a.Key, a.Detector}
+		if a.Status != alert.StatusResolved {
+			firing[inc] = a
+			continue
+		}
+		first, ok := firing[inc]
+		if !ok || first.At.Before(a.Since) && first.Since.Before(a.Since) {
+			t.Errorf("notice %s (%s %s, since %v) ends no incident that alerted", a.ID, a.Entity, a.Key, a.Since)
+		}
+		if a.At.Before(a.Since) || ended[a.ID] {
+			t.Errorf("notice %s: at %v before since %v, or a second time", a.ID, a.At, a.Since)
+		}
+		ended[a.ID] = true
+		delete(firing, inc)
+	}
+	if stats.Resolved == 0 || int64(len(ended)) != stats.Resolved {
+		t.Errorf("%d notices, stats say %d; the generated attacks end, so some are expected", len(ended), stats.Resolved)
+	}
 }
 
 func TestReplayIsDeterministic(t *testing.T) {
 	path, _ := generate(t, t.TempDir(), gen.Options{Seed: 7, Tokens: 200, Duration: 4 * 24 * time.Hour, Attacks: true})
 	opts := ReplayOptions{Options: testOptions(), Sources: []Source{canonicalSource(path)}}
-	first, _ := replayAlerts(t, opts)
+	first, _ := replayAll(t, opts)
 	if len(first) == 0 {
 		t.Fatal("no alerts: the generated attacks should raise some")
 	}
 	for _, workers := range []int{1, 3} {
 		opts.Workers = workers
-		again, _ := replayAlerts(t, opts)
+		again, _ := replayAll(t, opts)
 		a, _ := json.Marshal(first)
 		b, _ := json.Marshal(again)
 		if !bytes.Equal(a, b) {

@@ -378,7 +378,8 @@ func TestRunFromStdinEndsWithItsInput(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	dir := t.TempDir()
 	path, _ := generate(t, dir, gen.Options{Seed: 9, Tokens: 100, Duration: 4 * 24 * time.Hour, Attacks: true})
-	want, _ := replayAlerts(t, ReplayOptions{Options: testOptions(), Sources: []Source{canonicalSource(path)}})
+	// Back-to-normal notices included: live and replay end incidents alike.
+	want, _ := replayAll(t, ReplayOptions{Options: testOptions(), Sources: []Source{canonicalSource(path)}})
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 type Stats struct {
 	Sources map[string]*SourceStats
 	Alerts  int64
+	// Resolved counts the back-to-normal notices, which are not alerts.
+	Resolved int64
 }
 
 // SourceStats counts one source's lines.

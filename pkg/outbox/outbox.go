@@ -34,6 +34,10 @@ const DefaultMaxSize = 256 << 20
 var (
 	alertsBucket  = []byte("alerts")
 	pendingBucket = []byte("pending")
+	// idsBucket maps an alert's id to its sequence number while it is
+	// stored, so that an alert raised again (the lines read again after
+	// a crash) is not stored, and delivered, twice.
+	idsBucket = []byte("ids")
 )
 
 // Store is a bbolt outbox. It is safe for concurrent use.
@@ -68,8 +72,10 @@ func Open(path string, maxSize int) (*Store, error) {
 // init creates the buckets and counts what is pending.
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(alertsBucket); err != nil {
-			return fmt.Errorf("creating the outbox's alerts: %w", err)
+		for _, name := range [][]byte{alertsBucket, idsBucket} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("creating the outbox's %s: %w", name, err)
+			}
 		}
 		p, err := tx.CreateBucketIfNotExists(pendingBucket)
 		if err != nil {
@@ -94,14 +100,20 @@ func seqKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(nil, seq)
 }
 
-// Put stores a for the named sinks and returns once it is on disk.
+// Put stores a for the named sinks and returns once it is on disk. An
+// alert with the id of one still stored is not stored again.
 func (s *Store) Put(a *alert.Alert, sinks []string) error {
 	body, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encoding alert %s for the outbox: %w", a.ID, err)
 	}
 	stored := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+	repeat := false
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		ids := tx.Bucket(idsBucket)
+		if repeat = ids.Get([]byte(a.ID)) != nil; repeat {
+			return nil
+		}
 		all := tx.Bucket(alertsBucket)
 		seq, err := all.NextSequence()
 		if err != nil {
@@ -109,6 +121,9 @@ func (s *Store) Put(a *alert.Alert, sinks []string) error {
 		}
 		key := seqKey(seq)
 		if err := all.Put(key, body); err != nil {
+			return err
+		}
+		if err := ids.Put([]byte(a.ID), key); err != nil {
 			return err
 		}
 		for _, name := range sinks {
@@ -124,6 +139,9 @@ func (s *Store) Put(a *alert.Alert, sinks []string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("storing alert %s in the outbox: %w", a.ID, err)
+	}
+	if repeat {
+		return nil
 	}
 	s.mu.Lock()
 	for _, name := range sinks {
@@ -203,7 +221,14 @@ func deleteIfDone(tx *bolt.Tx, key []byte) error {
 	if err != nil || held {
 		return err
 	}
-	return tx.Bucket(alertsBucket).Delete(key)
+	all := tx.Bucket(alertsBucket)
+	var a struct{ ID string }
+	if err := json.Unmarshal(all.Get(key), &a); err == nil {
+		if err := tx.Bucket(idsBucket).Delete([]byte(a.ID)); err != nil {
+			return err
+		}
+	}
+	return all.Delete(key)
 }
 
 // Pending returns how many entries sink has still to deliver.

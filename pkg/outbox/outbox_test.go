@@ -108,6 +108,27 @@ func TestStoreKeepsPendingAcrossReopen(t *testing.T) {
 	}
 }
 
+// An alert raised again, as after a crash, while it is still stored is
+// not stored, so not delivered, twice.
+func TestPutIgnoresAnAlertStillStored(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), FileName))
+	defer s.Close()
+	a := testAlert(0)
+	for range 2 {
+		if err := s.Put(a, []string{"webhook"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Pending("webhook"); n != 1 {
+		t.Fatalf("the same alert put twice is pending %d times, want 1", n)
+	}
+	head, _, _ := s.Head("webhook")
+	s.Remove("webhook", head.Seq)
+	if err := s.Put(a, []string{"webhook"}); err != nil || s.Pending("webhook") != 1 {
+		t.Errorf("once delivered, its id is free again: err %v, pending %d", err, s.Pending("webhook"))
+	}
+}
+
 func TestForgetDropsRemovedSinksOnly(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), FileName))
 	defer s.Close()
@@ -207,7 +228,7 @@ func TestOutageLosesNothing(t *testing.T) {
 		d.SendTracked(testAlert(i), func() { recorded.Add(1) })
 	}
 	if recorded.Load() != sent {
-		t.Errorf("%d of %d alerts reported recorded once stored", recorded.Load(), sent)
+		t.Errorf("%d of %d alerts reported recorded; with no local sink, each is once stored", recorded.Load(), sent)
 	}
 	// Ten times the attempts that would have given the first alert up.
 	eventually(t, "30 refused attempts", func() bool { return rcv.refused.Load() >= 30 })
@@ -261,17 +282,25 @@ func TestRestartDeliversWhatWasLeft(t *testing.T) {
 	}
 }
 
+// failingFive returns a receiver that is down, its server, an outbox,
+// and a dispatcher that has five alerts for it.
+func failingFive(t *testing.T) (*receiver, *httptest.Server, *Store, *alert.Dispatcher) {
+	t.Helper()
+	rcv, srv := newReceiver(t)
+	s := openStore(t, filepath.Join(t.TempDir(), FileName))
+	t.Cleanup(func() { s.Close() })
+	rcv.down.Store(true)
+	d := alert.NewDispatcher([]alert.SinkSpec{webhook(t, srv.URL)}, fastOpts(s))
+	for i := range 5 {
+		d.Send(testAlert(i))
+	}
+	return rcv, srv, s, d
+}
+
 // After a reload the new dispatcher's worker for a sink waits for the
 // old one to let go, so the two never send the same entries.
 func TestReloadHandsOverOneSinkAtATime(t *testing.T) {
-	rcv, srv := newReceiver(t)
-	s := openStore(t, filepath.Join(t.TempDir(), FileName))
-	defer s.Close()
-	rcv.down.Store(true)
-	old := alert.NewDispatcher([]alert.SinkSpec{webhook(t, srv.URL)}, fastOpts(s))
-	for i := range 5 {
-		old.Send(testAlert(i))
-	}
+	rcv, srv, s, old := failingFive(t)
 	eventually(t, "the old dispatcher trying", func() bool { return rcv.refused.Load() >= 3 })
 	next := alert.NewDispatcher([]alert.SinkSpec{webhook(t, srv.URL)}, fastOpts(s))
 	for i := 5; i < 10; i++ {
@@ -285,5 +314,28 @@ func TestReloadHandsOverOneSinkAtATime(t *testing.T) {
 	closeNow(next)
 	if _, requests := rcv.counts(); requests != 10 {
 		t.Errorf("%d requests for 10 alerts: both dispatchers sent", requests)
+	}
+}
+
+// A dispatcher handing over to the next stops sending stored alerts at
+// once, even to a sink that keeps failing, and the next delivers them.
+func TestHandoverLeavesStoredAlertsToTheNext(t *testing.T) {
+	rcv, srv, s, old := failingFive(t)
+	eventually(t, "the old dispatcher trying", func() bool { return rcv.refused.Load() >= 2 })
+	next := alert.NewDispatcher([]alert.SinkSpec{webhook(t, srv.URL)}, fastOpts(s))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := old.Handover(ctx); err != nil {
+		t.Fatalf("handover: %v", err)
+	}
+	if took := time.Since(began); took > 30*time.Second {
+		t.Errorf("handover waited %v for a failing sink", took)
+	}
+	rcv.down.Store(false)
+	eventually(t, "the next dispatcher to deliver all five", func() bool { ids, _ := rcv.counts(); return ids == 5 })
+	closeNow(next)
+	if st := old.Stats()["webhook"]; st.Failed != 0 || st.Dropped != 0 {
+		t.Errorf("the old dispatcher counted %+v; handing over loses nothing", st)
 	}
 }

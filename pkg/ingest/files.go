@@ -48,7 +48,8 @@ func readHistoryFile(ctx context.Context, path string, out chan<- Batch) error {
 		return fmt.Errorf("opening history file: %w", err)
 	}
 	defer f.Close()
-	sr := &streamReader{source: path, out: out, fill: true, maxBatch: readFilesMaxBatch}
+	cr := &countingReader{r: f}
+	sr := &streamReader{source: path, out: out, fill: true, maxBatch: readFilesMaxBatch, consumed: &cr.n}
 	gz, err := hasGzipMagic(f)
 	if err != nil {
 		return fmt.Errorf("reading history file %s: %w", path, err)
@@ -59,9 +60,9 @@ func readHistoryFile(ctx context.Context, path string, out chan<- Batch) error {
 			return err
 		}
 		sr.pos = &Position{Path: path, ID: id}
-		return sr.run(ctx, f)
+		return sr.run(ctx, cr)
 	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+	zr, err := gzip.NewReader(bufio.NewReaderSize(cr, 1<<16))
 	if err != nil {
 		return fmt.Errorf("opening gzip history file %s: %w", path, err)
 	}
@@ -87,8 +88,23 @@ type streamReader struct {
 	maxBatch int       // lines per batch
 	pos      *Position // nil for sources without positions
 	carry    lineCarry
-	offset   int64 // stream offset of the carried partial line
-	gap      int64 // bytes dropped, reported with the next batch
+	offset   int64  // stream offset of the carried partial line
+	gap      int64  // bytes dropped, reported with the next batch
+	consumed *int64 // bytes of the file read so far, nil for streams
+}
+
+// countingReader counts the bytes read from a file, before any
+// decompression, which is what a replay's progress compares with the
+// files' sizes.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (sr *streamReader) run(ctx context.Context, r io.Reader) error {
@@ -149,6 +165,9 @@ func (sr *streamReader) send(ctx context.Context, lines [][]byte) error {
 
 func (sr *streamReader) sendForce(ctx context.Context, lines [][]byte) error {
 	b := Batch{Source: sr.source, Lines: lines, Gap: sr.gap}
+	if sr.consumed != nil {
+		b.Read = *sr.consumed
+	}
 	if sr.pos != nil {
 		b.Pos = *sr.pos
 		b.Pos.Offset = sr.offset

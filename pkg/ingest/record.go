@@ -95,4 +95,8 @@ type Batch struct {
 	// Gap counts bytes known to be lost before this batch, such as
 	// logrotate's window between its copy and its truncate.
 	Gap int64
+	// Read is how many bytes of a historical file had been read when the
+	// batch was cut, compressed bytes for a gzip file, for a replay's
+	// progress against the file's size; zero for other sources.
+	Read int64
 }

@@ -49,6 +49,10 @@ type core struct {
 	// until enough follow to confirm the jump.
 	jump        []heldRecord
 	jumpNormals int
+	// observe and progress are a replay's optional hooks (see
+	// ReplayOptions); nil when unused.
+	observe  func(*Observation)
+	progress *progressTracker
 }
 
 func newCore(opts Options, emit func(*alert.Alert)) *core {
@@ -108,6 +112,7 @@ func (c *core) account(p *parsed) *SourceStats {
 		c.batchNow = c.wallClock()
 		c.clock.delivered(p.batch.Source, c.batchNow)
 	}
+	c.progress.batch(p.batch.Source, len(p.batch.Lines), p.batch.Read)
 	return src
 }
 
@@ -209,6 +214,7 @@ func (c *core) advance(watermark time.Time) {
 		// Records refused by the aggregator's bound were new entities
 		// too: the flood detector counts them with these windows.
 		c.det.AddRefused(c.agg.TakeRefused(ws[0].End))
+		c.observeAll(ws)
 		c.report(c.det.CloseAll(ws))
 	})
 	size := c.opts.Features.Window

@@ -32,6 +32,15 @@ type ReplayOptions struct {
 	Stdin io.Reader
 	// Workers parse in parallel; 0 means one per CPU.
 	Workers int
+	// Observe, when set, receives every closed token and address window
+	// with its baseline, from the engine's goroutine, before the
+	// detector learns from it. The Observation is valid only during the
+	// call. It costs a baseline computation per window: leave it nil
+	// unless a report needs the series.
+	Observe func(*Observation)
+	// Progress, when set, is called after each batch of lines is read
+	// (some thousands of lines), from the engine's goroutine.
+	Progress func(Progress)
 }
 
 // Replay reads historical files through the features and detectors in
@@ -42,6 +51,7 @@ type ReplayOptions struct {
 // alerts.
 func Replay(ctx context.Context, opts ReplayOptions, emit func(*alert.Alert)) (*Stats, error) {
 	c := newCore(opts.Options, emit)
+	c.observe = opts.Observe
 	if _, err := replayInto(ctx, opts, c); err != nil {
 		return c.stats, err
 	}
@@ -59,6 +69,7 @@ func replayInto(ctx context.Context, opts ReplayOptions, c *core) (*Stats, error
 	if len(files) == 0 {
 		return nil, errors.New("nothing to replay: no file and no standard input named")
 	}
+	c.progress = newProgressTracker(opts.Progress, files)
 	fi := newFormatIndex(opts.Sources)
 	formats := sourceFormats(opts.Sources)
 	first, err := orderByFirstEvent(files, newParsers(formats, fi.of))

@@ -6,18 +6,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/app"
 	"github.com/sentinel-project/sentinel/pkg/config"
 	"github.com/sentinel-project/sentinel/pkg/engine"
+	"github.com/sentinel-project/sentinel/pkg/report"
 )
 
 func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("replay", stderr)
 	cfgPath := fs.String("config", "", "configuration file (defaults apply without one)")
 	resolved := fs.Bool("resolved", false, `also print the "back to normal" notice that ends each incident (status "resolved")`)
+	reportPath := fs.String("report", "", "also write a self-contained HTML forensic report to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -31,9 +34,13 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	var encErr error
+	var alerts []alert.Alert
 	emit := func(a *alert.Alert) {
 		if a.Status == alert.StatusResolved && !*resolved {
 			return
+		}
+		if *reportPath != "" && a.Status != alert.StatusResolved {
+			alerts = append(alerts, *a)
 		}
 		if encErr == nil {
 			encErr = enc.Encode(a)
@@ -45,7 +52,19 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	start := time.Now()
 	opts := engine.ReplayOptions{Options: eo, Sources: sources, Stdin: stdin}
+	var rec *report.Recorder
+	if *reportPath != "" {
+		rec = report.NewRecorder()
+		opts.Observe = func(o *engine.Observation) {
+			rec.Observe(o.Kind, o.Key, o.Start, o.End, o.Messages, o.Expected, o.Threshold)
+		}
+	}
+	prog := newProgressLine(stderr)
+	if prog != nil {
+		opts.Progress = prog.update
+	}
 	stats, err := engine.Replay(ctx, opts, emit)
+	prog.clear()
 	if err != nil {
 		return fmt.Errorf("replaying: %w", err)
 	}
@@ -53,7 +72,48 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return fmt.Errorf("writing alerts: %w", encErr)
 	}
 	writeSummary(stderr, stats, time.Since(start))
+	if *reportPath == "" {
+		return nil
+	}
+	return writeHTMLReport(*reportPath, replayedNames(sources), stats, alerts, rec)
+}
+
+// writeHTMLReport writes the HTML report, replacing the file only once the
+// whole document is written.
+func writeHTMLReport(path string, names []string, stats *engine.Stats, alerts []alert.Alert, rec *report.Recorder) error {
+	lines, rejected, _ := stats.Lines()
+	d := report.Data{Sources: names, Lines: lines, Rejected: rejected, Alerts: alerts, Series: rec}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	err = report.Write(w, d)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing the report %s: %w", path, err)
+	}
 	return nil
+}
+
+// replayedNames lists what the sources name, files or globs, for the
+// report's header.
+func replayedNames(sources []engine.Source) []string {
+	var names []string
+	for _, s := range sources {
+		names = append(names, s.Paths...)
+	}
+	return names
 }
 
 // historySources loads the configuration and the sources a command that

@@ -47,6 +47,7 @@ code, .key { font-family: ui-monospace, monospace; }
 {{if .NoSeries}}<p class="note">No window of this entity was recorded.</p>{{else}}<div class="chart">{{.SVG}}</div>{{end}}
 </section>
 {{end}}
+{{if .Dropped}}<p class="note">{{.Dropped}} low-volume entities were not kept to bound memory; one that alerted is charted from its first window after.</p>{{end}}
 {{if .Uncharted}}<p class="note">{{.Uncharted}} more alerted entities are not charted; their alerts are listed below.</p>{{end}}
 
 <h2>Top tokens by messages</h2>

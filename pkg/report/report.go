@@ -54,6 +54,7 @@ type view struct {
 	Severities string
 	Entities   []entityView
 	Uncharted  int
+	Dropped    int64
 	TopTokens  []Total
 	TopIPs     []Total
 }
@@ -78,6 +79,7 @@ func build(d Data) (*view, error) {
 		from, to = d.Alerts[0].WindowStart, d.Alerts[len(d.Alerts)-1].WindowEnd
 	}
 	v.From, v.To = stamp(from), stamp(to)
+	v.Dropped = rec.Dropped()
 	v.Bucket, v.Window = shortDuration(rec.Bucket()), shortDuration(rec.Window())
 	v.TopTokens, v.TopIPs = rec.Top(alert.EntityToken, TopN), rec.Top(alert.EntityIP, TopN)
 	groups := alertedEntities(d.Alerts)

@@ -7,18 +7,24 @@ import (
 	"time"
 )
 
-// Memory bounds of a Recorder: every entity seen keeps one series of at
+// Memory bounds of a Recorder: every entity kept has one series of at
 // most a cap of points, the same cap for all; the cap halves (and every
 // series is merged two buckets into one) whenever the entities times the
 // cap would pass DefaultBudget points, but never below MinPoints. A
-// point is 16 bytes, so a replay records at most
-// max(DefaultBudget, MinPoints × entities) × 16 bytes, 32 MiB up to some
-// 8,700 entities and 256 bytes an entity beyond: the detector's own limit
-// on the entities it keeps bounds those.
+// point is 16 bytes, so the series hold at most
+// max(DefaultBudget, MinPoints × entities) × 16 bytes: 32 MiB (256 points
+// an entity up to 8,192 entities, 16 from 131,072) and 256 bytes an
+// entity beyond. The entities are capped at MaxEntities (about 70 MiB
+// with their keys): a flood of new keys is not a reason to run out of
+// memory. When the cap is reached the half of the entities with the
+// fewest messages is dropped (counted in Dropped); one of them that
+// alerts later is charted from its next window, its earlier traffic
+// having been small.
 const (
 	DefaultBudget = 1 << 21
-	MaxPoints     = 240
+	MaxPoints     = 256
 	MinPoints     = 16
+	MaxEntities   = 200_000
 )
 
 // Recorder keeps, for every token and address of a replay, its messages
@@ -29,6 +35,7 @@ const (
 // use.
 type Recorder struct {
 	budget  int
+	maxEnts int
 	cap     int   // points per entity
 	origin  int64 // start of the first window, Unix ns
 	width   int64 // bucket width, ns; 0 before the first window
@@ -36,6 +43,7 @@ type Recorder struct {
 	maxIdx  int // largest bucket index in use
 	end     time.Time
 	entries map[entityKey]*series
+	dropped int64
 }
 
 type entityKey struct{ kind, key string }
@@ -57,11 +65,14 @@ type point struct {
 }
 
 // NewRecorder returns a Recorder with the default budget.
-func NewRecorder() *Recorder { return newRecorder(DefaultBudget) }
+func NewRecorder() *Recorder { return newRecorder(DefaultBudget, MaxEntities) }
 
-func newRecorder(budget int) *Recorder {
-	return &Recorder{budget: budget, cap: MaxPoints, entries: make(map[entityKey]*series)}
+func newRecorder(budget, maxEnts int) *Recorder {
+	return &Recorder{budget: budget, maxEnts: maxEnts, cap: MaxPoints, entries: make(map[entityKey]*series)}
 }
+
+// Dropped is how many entities were dropped at MaxEntities.
+func (r *Recorder) Dropped() int64 { return r.dropped }
 
 // Observe records one closed window of a token or address: its messages
 // and its baseline, expected messages and the threshold (+Inf when not
@@ -95,6 +106,9 @@ func (r *Recorder) entry(kind, key string) *series {
 	if s := r.entries[k]; s != nil {
 		return s
 	}
+	if len(r.entries) >= r.maxEnts {
+		r.dropQuietest()
+	}
 	for (len(r.entries)+1)*r.cap > r.budget && r.cap > MinPoints {
 		r.cap /= 2
 		for r.maxIdx >= r.cap {
@@ -104,6 +118,25 @@ func (r *Recorder) entry(kind, key string) *series {
 	s := &series{off: -1}
 	r.entries[k] = s
 	return s
+}
+
+// dropQuietest forgets the half of the entities with the fewest
+// messages, so that room is made once per MaxEntities/2 new entities.
+func (r *Recorder) dropQuietest() {
+	totals := make([]float64, 0, len(r.entries))
+	for _, s := range r.entries {
+		totals = append(totals, s.total)
+	}
+	slices.Sort(totals)
+	limit := totals[len(totals)/2]
+	drop := len(r.entries) / 2
+	for k, s := range r.entries {
+		if drop > 0 && s.total <= limit {
+			delete(r.entries, k)
+			r.dropped++
+			drop--
+		}
+	}
 }
 
 // coarsen doubles the bucket width, merging every series's buckets in

@@ -41,20 +41,23 @@ type Feature struct {
 }
 
 // NewFeature returns a Feature, leaving out a threshold that is not a
-// finite number (JSON has no infinity).
+// finite number (JSON has no infinity). Values are kept to four
+// decimals: baselines are float32 inside the detector, and
+// 9.916666984558105 says no more than 9.9167.
 func NewFeature(name string, value, expected, threshold float64) Feature {
-	f := Feature{Name: name, Value: finite(value), Expected: finite(expected)}
+	f := Feature{Name: name, Value: round(value), Expected: round(expected)}
 	if !math.IsInf(threshold, 0) && !math.IsNaN(threshold) {
-		f.Threshold = &threshold
+		thr := round(threshold)
+		f.Threshold = &thr
 	}
 	return f
 }
 
-func finite(v float64) float64 {
+func round(v float64) float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0
 	}
-	return v
+	return math.Round(v*1e4) / 1e4
 }
 
 // Model says what judged the window: for the isolation forest the model

@@ -113,15 +113,15 @@ func (o VerifyOptions) files() ([]string, *Head, error) {
 }
 
 type verifier struct {
-	want      string // opts.Head
-	found     bool   // an entry has hash want
-	from      uint64 // first seq kept, when older segments were removed
-	n         int
-	first     uint64
-	seq       uint64 // last entry's
-	prevHash  string // last entry's hash
-	anyStart  bool   // one file checked alone may be a later segment
-	seen      map[uint64]string
+	want     string // opts.Head
+	found    bool   // an entry has hash want
+	from     uint64 // first seq kept, when older segments were removed
+	n        int
+	first    uint64
+	seq      uint64 // last entry's
+	prevHash string // last entry's hash
+	anyStart bool   // one file checked alone may be a later segment
+	seen     map[uint64]string
 }
 
 func (v *verifier) file(path string) error {

@@ -52,6 +52,9 @@ type Finding struct {
 	// Isolated names, for the "iforest" detector, the features that made
 	// the window stand out, most telling first.
 	Isolated []Isolation
+	// Judged is, for a finding about one entity's window, each alerted
+	// feature of the window with the baseline it faced.
+	Judged []Judged
 }
 
 // Detector judges windows against learned baselines. It is not safe for
@@ -604,5 +607,6 @@ func (d *Detector) finding(e *entity, w *features.Window, f features.Feature,
 		Excess:      excess,
 		TopPeers:    w.TopPeers(d.opts.TopPeers),
 		Early:       early,
+		Judged:      d.judged(e, w),
 	}
 }

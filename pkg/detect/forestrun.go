@@ -303,6 +303,7 @@ func (d *Detector) fireForest(e *entity, w *features.Window, j *forestJob) *Find
 		Since:    time.Unix(0, ep.Since).UTC(),
 		TopPeers: w.TopPeers(d.opts.TopPeers),
 		Isolated: iso,
+		Judged:   d.judged(e, w),
 	}
 	return fd
 }

@@ -53,6 +53,9 @@ type core struct {
 	// ReplayOptions); nil when unused.
 	observe  func(*Observation)
 	progress *progressTracker
+	// keeper gathers evidence; nil unless a live run keeps an evidence
+	// log.
+	keeper *keeper
 }
 
 func newCore(opts Options, emit func(*alert.Alert)) *core {
@@ -93,11 +96,17 @@ func newCore(opts Options, emit func(*alert.Alert)) *core {
 func (c *core) applyParsed(p *parsed) {
 	src := c.account(p)
 	for i := range p.recs {
+		if c.keeper != nil {
+			c.keeper.line, c.keeper.source = p.line(i), p.batch.Source
+		}
 		if c.applyRecord(&p.recs[i], p.batch.Source, src) {
 			// A line from the future is a rejected line like any other
 			// for the warning and the reject watch.
 			p.rejects[reasonFuture]++
 		}
+	}
+	if c.keeper != nil {
+		c.keeper.line = nil
 	}
 	c.checkRejects(p)
 }
@@ -190,11 +199,18 @@ func (c *core) add(r *ingest.Record, source string) bool {
 	if late {
 		return false
 	}
+	// A line is kept after Peek, which prepares the window's baseline,
+	// and before its findings are reported, so that the line that made
+	// the window cross is in their evidence.
 	if tok != nil {
-		c.report(c.det.Peek(tok))
+		found := c.det.Peek(tok)
+		c.keep(tok, r)
+		c.report(found)
 	}
 	if ip != nil {
-		c.report(c.det.Peek(ip))
+		found := c.det.Peek(ip)
+		c.keep(ip, r)
+		c.report(found)
 	}
 	return true
 }
@@ -217,6 +233,7 @@ func (c *core) advance(watermark time.Time) {
 		c.observeAll(ws)
 		c.report(c.det.CloseAll(ws))
 	})
+	c.keeper.release(watermark)
 	size := c.opts.Features.Window
 	c.closeAt = watermark.Truncate(size).Add(size + c.opts.Features.Lateness)
 }
@@ -237,6 +254,10 @@ func (c *core) report(findings []detect.Finding) {
 			c.stats.Resolved++
 		} else {
 			c.stats.Alerts++
+		}
+		if c.keeper != nil {
+			c.keeper.emit(a, c.keeper.evidence(&findings[i], c.det))
+			continue
 		}
 		c.emit(a)
 	}

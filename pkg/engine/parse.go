@@ -22,6 +22,17 @@ type parsed struct {
 	batch   ingest.Batch
 	recs    []ingest.Record
 	rejects Rejects
+	// lineOf is, when the parsers index lines, the index in batch.Lines
+	// of each record's line.
+	lineOf []int32
+}
+
+// line returns the line record i was parsed from, nil when not indexed.
+func (p *parsed) line(i int) []byte {
+	if i >= len(p.lineOf) {
+		return nil
+	}
+	return p.batch.Lines[p.lineOf[i]]
 }
 
 // parsers holds one worker's parsers, one per format, since a parser
@@ -30,31 +41,47 @@ type parsers struct {
 	formats  []Format
 	formatOf func(source string) int
 	byIndex  map[int]*ingest.Parser
+	// indexLines makes parse note each record's line, for evidence.
+	indexLines bool
 }
 
 func newParsers(formats []Format, formatOf func(string) int) *parsers {
 	return &parsers{formats: formats, formatOf: formatOf, byIndex: make(map[int]*ingest.Parser)}
 }
 
+// parser returns the parser of source's format.
+func (ps *parsers) parser(source string) (*ingest.Parser, error) {
+	i := ps.formatOf(source)
+	if p, ok := ps.byIndex[i]; ok {
+		return p, nil
+	}
+	p, err := ingest.NewParser(ps.formats[i].Mapping, ps.formats[i].Pull)
+	if err != nil {
+		return nil, fmt.Errorf("building parser for %s: %w", source, err)
+	}
+	ps.byIndex[i] = p
+	return p, nil
+}
+
 func (ps *parsers) parse(b ingest.Batch) (*parsed, error) {
-	i := ps.formatOf(b.Source)
-	p, ok := ps.byIndex[i]
-	if !ok {
-		var err error
-		p, err = ingest.NewParser(ps.formats[i].Mapping, ps.formats[i].Pull)
-		if err != nil {
-			return nil, fmt.Errorf("building parser for %s: %w", b.Source, err)
-		}
-		ps.byIndex[i] = p
+	p, err := ps.parser(b.Source)
+	if err != nil {
+		return nil, err
 	}
 	out := &parsed{batch: b, recs: make([]ingest.Record, 0, len(b.Lines)), rejects: make(Rejects)}
+	if ps.indexLines {
+		out.lineOf = make([]int32, 0, len(b.Lines))
+	}
 	var rec ingest.Record
-	for _, line := range b.Lines {
+	for i, line := range b.Lines {
 		if err := p.Parse(line, &rec); err != nil {
 			out.rejects[rejectReason(err)]++
 			continue
 		}
 		out.recs = append(out.recs, rec)
+		if ps.indexLines {
+			out.lineOf = append(out.lineOf, int32(i))
+		}
 	}
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/detect"
+	"github.com/sentinel-project/sentinel/pkg/evidence"
 	"github.com/sentinel-project/sentinel/pkg/features"
 	"github.com/sentinel-project/sentinel/pkg/ingest"
 	"github.com/sentinel-project/sentinel/pkg/state"
@@ -57,6 +58,9 @@ type RunOptions struct {
 	// configuration): labels and detection thresholds. Learned state is
 	// kept.
 	Retune <-chan Retune
+	// Evidence, when set, keeps every alert's evidence in the state
+	// directory's evidence log; see EvidenceOptions.
+	Evidence *EvidenceOptions
 }
 
 func (o *RunOptions) stdin() io.Reader {
@@ -108,6 +112,9 @@ func Run(ctx context.Context, opts RunOptions) error {
 func (r *runner) close() {
 	r.writer.stop()
 	r.journal.Close()
+	if r.evlog != nil {
+		r.evlog.Close()
+	}
 	r.unlock()
 }
 
@@ -129,7 +136,8 @@ type runner struct {
 	log       zerolog.Logger
 	core      *core
 	journal   *state.Journal
-	unlock    func() // releases the state directory
+	evlog     *evidence.Log // nil unless RunOptions.Evidence
+	unlock    func()        // releases the state directory
 	positions map[string]ingest.Position
 	parsers   *parsers
 	restored  bool
@@ -175,6 +183,10 @@ func newRunner(opts RunOptions) (*runner, error) {
 	r.warner = newRejectWarner(opts.Logger, time.Minute, opts.Now)
 	fi := newFormatIndex(opts.Sources)
 	r.parsers = newParsers(sourceFormats(opts.Sources), fi.of)
+	if err := r.openEvidence(fi); err != nil {
+		r.close()
+		return nil, err
+	}
 	if err := r.restore(); err != nil {
 		r.close()
 		return nil, err
@@ -223,7 +235,12 @@ func (r *runner) restore() error {
 // deliver passes on an alert not raised before; it is marked raised once
 // recorded.
 func (r *runner) deliver(a *alert.Alert) {
-	id := a.ID
+	r.deliverWith(a, nil)
+}
+
+// fresh reports whether the alert id was not raised before, and marks
+// it in flight when so.
+func (r *runner) fresh(id string) bool {
 	r.mu.Lock()
 	repeat := r.inflight[id] || r.journal.Seen(id)
 	if !repeat {
@@ -232,9 +249,8 @@ func (r *runner) deliver(a *alert.Alert) {
 	r.mu.Unlock()
 	if repeat {
 		r.duplicates++
-		return
 	}
-	r.opts.Deliver(a, func() { r.recorded(id) })
+	return !repeat
 }
 
 // recorded marks an alert raised; it runs on a sink's goroutine.

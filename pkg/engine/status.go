@@ -80,6 +80,8 @@ func (r *runner) status() *Status {
 type Retune struct {
 	Labels map[string]string
 	Detect detect.Options
+	// ConfigSHA256 names the new configuration in alerts' evidence.
+	ConfigSHA256 string
 }
 
 // retune takes over rt between two batches, so no window is judged half
@@ -88,4 +90,7 @@ func (c *core) retune(rt Retune) {
 	c.opts.Labels = rt.Labels
 	c.det.Retune(rt.Detect)
 	c.rejects.SetCooldown(rt.Detect.Cooldown)
+	if c.keeper != nil && rt.ConfigSHA256 != "" {
+		c.keeper.opts.ConfigSHA256 = rt.ConfigSHA256
+	}
 }

@@ -73,6 +73,9 @@ type Parser struct {
 	num     []byte // text of the last JSON number read
 	rawPath []byte // path and query before redaction
 	outPath []byte // path after redaction
+	// rawCred is the last line's credential as it was read; see
+	// RawCredential.
+	rawCred []byte
 }
 
 // NewParser validates the mapping and rules and builds a Parser. With no
@@ -141,6 +144,7 @@ func (f *fields) all() []*pathList {
 // absent.
 func (p *Parser) Parse(line []byte, rec *Record) error {
 	*rec = Record{}
+	p.rawCred = p.rawCred[:0]
 	var root *fastjson.Value
 	if p.scan == nil || !p.scan.scan(line) {
 		var lerr *LineError
@@ -154,6 +158,12 @@ func (p *Parser) Parse(line []byte, rec *Record) error {
 	}
 	return nil
 }
+
+// RawCredential returns the credential of the line last parsed exactly
+// as its fingerprint was taken ("Bearer " removed, a query parameter
+// unescaped), empty when it carried none. It exists for redacting that
+// line: the result is a secret, never to be logged or kept.
+func (p *Parser) RawCredential() string { return string(p.rawCred) }
 
 // parseJSON parses a line into an object, repairing Apache's pseudo-JSON
 // only when the line needs it so clean lines pay one scan for `\x`.
@@ -789,6 +799,7 @@ func (p *Parser) queryCredential() ([]byte, bool) {
 // credential returns the Credential of raw, hashing it only the first time
 // it is seen since the cache was last cleared.
 func (p *Parser) credential(raw []byte, keyID bool) Credential {
+	p.rawCred = append(p.rawCred[:0], raw...)
 	idx := 0
 	if keyID {
 		idx = 1

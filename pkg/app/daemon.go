@@ -145,7 +145,8 @@ func (d *Daemon) runOptions(ctx context.Context, eo engine.Options, p *parts) en
 			p.admin.Status(st)
 			p.notifier.Status(st)
 		},
-		Retune: p.retune,
+		Retune:   p.retune,
+		Evidence: EvidenceOptions(d.Config),
 	}
 }
 
@@ -261,7 +262,7 @@ func (d *Daemon) takeOver(ctx context.Context, next *config.Config, p *parts) er
 		d.Log.Info().Int("sinks", len(next.Alerts.Sinks)).Msg("alert sinks replaced")
 	}
 	p.allow.set(next.Allow)
-	rt := engine.Retune{Labels: next.Labels, Detect: detectOptions(next.Detect)}
+	rt := engine.Retune{Labels: next.Labels, Detect: detectOptions(next.Detect), ConfigSHA256: next.SHA256()}
 	rt.Detect.Forest.Threshold = next.Detect.IForest.Threshold
 	select {
 	case p.retune <- rt:

@@ -44,8 +44,11 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Allow lists tokens and addresses whose alerts are not delivered.
 	Allow Allow `yaml:"allow"`
+	// Evidence is the log of every alert's evidence; see evidence.go.
+	Evidence Evidence `yaml:"evidence"`
 
 	hash string
+	sum  string // SHA256's value
 	// lines maps a field path to the line of its key, for messages.
 	lines map[string]int
 	// unsetEnv maps a sink field to the environment variable it names
@@ -224,6 +227,7 @@ func Parse(data []byte) (*Config, error) {
 	}
 	sum := sha256.Sum256(data)
 	c.hash = hex.EncodeToString(sum[:8])
+	c.sum = hex.EncodeToString(sum[:])
 	return c, nil
 }
 
@@ -265,6 +269,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Log.Format, "auto")
 	c.Limits.applyDefaults()
 	c.Admin.applyDefaults()
+	c.Evidence.applyDefaults()
 }
 
 func setDefault[T comparable](field *T, value T) {

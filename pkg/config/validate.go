@@ -62,6 +62,7 @@ func (c *Config) Validate() error {
 		c.validateLimits(),
 		c.validateAdmin(),
 		c.validateAllow(),
+		c.validateEvidence(),
 	})
 }
 

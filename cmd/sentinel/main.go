@@ -22,6 +22,7 @@ Usage:
   sentinel check --config FILE                                validate a configuration
   sentinel silence add|list|rm [flags]                        hold back a token's or addresses' alerts for a while
   sentinel fingerprint                                        read a token on stdin, print its fingerprint
+  sentinel verify [--state-dir DIR] [--head HASH] [FILE]      check the evidence log for edits and cuts
   sentinel generate [flags]                                   write generated traffic with attacks
   sentinel eval scenarios [flags]                             score detection on generated traffic
   sentinel version
@@ -38,6 +39,7 @@ var commands = map[string]command{
 	"check":       checkCmd,
 	"silence":     silenceCmd,
 	"fingerprint": fingerprintCmd,
+	"verify":      verifyCmd,
 	"generate":    generateCmd,
 	"eval":        evalCmd,
 	"version":     versionCmd,

@@ -87,6 +87,9 @@ func (k *keeper) release(watermark time.Time) {
 // evidence returns what f was judged on.
 func (k *keeper) evidence(f *detect.Finding, det *detect.Detector) *evidence.Evidence {
 	ev := k.bare(f.Detector)
+	if f.Resolved {
+		return ev // the end of an incident: its alerts hold the evidence
+	}
 	for _, j := range f.Judged {
 		ev.Features = append(ev.Features, evidence.NewFeature(j.Feature, j.Value, j.Expected, j.Threshold))
 	}

@@ -100,6 +100,10 @@ type SinkSpec struct {
 	// SendResolved sends this sink the back-to-normal notices (alerts
 	// with StatusResolved) too.
 	SendResolved bool
+	// GroupWait, for a sink that is a GroupSender and delivers from an
+	// outbox, is how long an alert waits for others about the same
+	// incident to join it in one message; 0 sends each alone.
+	GroupWait time.Duration
 }
 
 // severityRank orders severities; an unknown one ranks lowest.
@@ -182,10 +186,13 @@ type worker struct {
 	minRank int
 	// resolved: the sink takes back-to-normal notices.
 	resolved bool
-	q        chan envelope
-	wake     chan struct{} // an alert was stored for this sink
-	ob       Outbox        // nil without one
-	log      zerolog.Logger
+	// groups is the sink when it groups alerts, nil otherwise.
+	groups    GroupSender
+	groupWait time.Duration
+	q         chan envelope
+	wake      chan struct{} // an alert was stored for this sink
+	ob        Outbox        // nil without one
+	log       zerolog.Logger
 
 	sent, failed, dropped, stale, below atomic.Uint64
 
@@ -224,6 +231,9 @@ func NewDispatcher(sinks []SinkSpec, opts DispatchOptions) *Dispatcher {
 			// written at a crash is raised again (see SendTracked): only
 			// the sinks that can be down for long need the outbox.
 			w.ob = opts.Outbox
+		}
+		if gs, ok := s.Sink.(GroupSender); ok && w.ob != nil && s.GroupWait > 0 {
+			w.groups, w.groupWait = gs, s.GroupWait
 		}
 		d.workers = append(d.workers, w)
 	}
@@ -468,7 +478,7 @@ func (d *Dispatcher) run(w *worker) {
 				q = nil
 				continue
 			}
-			if d.deliver(d.ctx, w, e.a, time.Time{}) == interrupted {
+			if d.deliver(d.ctx, w, []*Alert{e.a}, time.Time{}) == interrupted {
 				w.failed.Add(1)
 			}
 			e.finish()
@@ -511,14 +521,57 @@ func (d *Dispatcher) deliverStored(w *worker) bool {
 	if !ok {
 		return false
 	}
-	if d.deliver(d.storedCtx, w, &st.Alert, st.StoredAt.Add(d.opts.RetryFor)) == interrupted {
+	batch := []Stored{st}
+	if w.groups != nil {
+		batch = d.gather(w, st)
+	}
+	giveUp := st.StoredAt.Add(d.opts.RetryFor)
+	if d.deliver(d.storedCtx, w, alertsOf(batch), giveUp) == interrupted {
 		return true // still stored: delivered after the restart
 	}
-	if err := ob.Remove(w.name, st.Seq); err != nil {
-		// It would be delivered again: better than lost, and logged.
-		w.log.Error().Err(err).Msg("alert outbox: cannot mark an alert delivered")
+	for _, st := range batch {
+		if err := ob.Remove(w.name, st.Seq); err != nil {
+			// It would be delivered again: better than lost, and logged.
+			w.log.Error().Err(err).Msg("alert outbox: cannot mark an alert delivered")
+		}
 	}
 	return true
+}
+
+// groupScan bounds the stored alerts looked through for head's group.
+const groupScan = 10 * MaxGroup
+
+// gather waits until head has been stored for the sink's GroupWait, so
+// that the alerts of one incident, raised within seconds of each other,
+// can join it, and returns head's group among the stored alerts. It does
+// not wait once the Dispatcher is closing.
+func (d *Dispatcher) gather(w *worker, head Stored) []Stored {
+	if wait := time.Until(head.StoredAt.Add(w.groupWait)); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-d.stop:
+		case <-d.storedCtx.Done():
+		}
+		t.Stop()
+	}
+	pending, err := w.ob.List(w.name, groupScan)
+	if err != nil || len(pending) == 0 || pending[0].Seq != head.Seq {
+		return []Stored{head}
+	}
+	var out []Stored
+	for _, i := range group(alertsOf(pending)) {
+		out = append(out, pending[i])
+	}
+	return out
+}
+
+func alertsOf(stored []Stored) []*Alert {
+	out := make([]*Alert, len(stored))
+	for i := range stored {
+		out[i] = &stored[i].Alert
+	}
+	return out
 }
 
 // What became of an alert given to a sink.
@@ -530,14 +583,15 @@ const (
 	interrupted // ctx was done: Close gave up waiting, or Handover
 )
 
-// deliver sends a, retrying retryable failures with backoff, until ctx is
-// done, and records the outcome. Retries stop after MaxRetries, or with a
-// non-zero giveUp at that time.
-func (d *Dispatcher) deliver(ctx context.Context, w *worker, a *Alert, giveUp time.Time) outcome {
+// deliver sends alerts, one or a group, retrying retryable failures with
+// backoff until ctx is done, and records the outcome. Retries stop after
+// MaxRetries, or with a non-zero giveUp at that time.
+func (d *Dispatcher) deliver(ctx context.Context, w *worker, alerts []*Alert, giveUp time.Time) outcome {
+	n := uint64(len(alerts))
 	for attempt := 0; ; attempt++ {
-		err := w.sink.Send(ctx, a)
+		err := w.send(ctx, alerts)
 		if err == nil {
-			w.sent.Add(1)
+			w.sent.Add(n)
 			w.recovered()
 			return delivered
 		}
@@ -549,14 +603,22 @@ func (d *Dispatcher) deliver(ctx context.Context, w *worker, a *Alert, giveUp ti
 		wait, retry := d.nextTry(attempt, err, giveUp)
 		w.attemptFailed(err, retry, wait, d.opts.Reminder)
 		if !retry {
-			w.failed.Add(1)
-			w.failedAlerts++
+			w.failed.Add(n)
+			w.failedAlerts += n
 			return gaveUp
 		}
 		if !sleep(ctx, wait) {
 			return interrupted
 		}
 	}
+}
+
+// send delivers one alert, or several as one message.
+func (w *worker) send(ctx context.Context, alerts []*Alert) error {
+	if len(alerts) == 1 {
+		return w.sink.Send(ctx, alerts[0])
+	}
+	return w.groups.SendGroup(ctx, alerts)
 }
 
 // nextTry says whether attempt number attempt, which failed with err,

@@ -13,6 +13,8 @@ type Outbox interface {
 	Put(a *Alert, sinks []string) error
 	// Head returns the oldest entry sink has still to deliver.
 	Head(sink string) (Stored, bool, error)
+	// List returns the oldest n entries sink has still to deliver.
+	List(sink string, n int) ([]Stored, error)
 	// Remove marks entry seq finished for sink: delivered or given up.
 	Remove(sink string, seq uint64) error
 	// Pending returns how many entries sink has still to deliver.

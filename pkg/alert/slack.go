@@ -67,7 +67,11 @@ func (s *Slack) Name() string { return s.p.name }
 
 // Send posts the alert. Errors are *SendError.
 func (s *Slack) Send(ctx context.Context, a *Alert) error {
-	body, err := json.Marshal(slackMessage(a))
+	return s.postMessage(ctx, slackMessage(a))
+}
+
+func (s *Slack) postMessage(ctx context.Context, m slackPayload) error {
+	body, err := json.Marshal(m)
 	if err != nil {
 		return &SendError{Sink: s.p.name, Err: fmt.Errorf("encoding slack message: %w", err)}
 	}
@@ -140,14 +144,7 @@ func mrkdwn(text string, limit int) *slackText {
 }
 
 func slackHeader(a *Alert) string {
-	icon := "⚪"
-	switch a.Severity {
-	case SeverityCritical:
-		icon = "🔴"
-	case SeverityWarning:
-		icon = "🟠"
-	}
-	s := fmt.Sprintf("%s %s: %s %s", icon, capitalize(clip(a.Severity, 20)),
+	s := fmt.Sprintf("%s %s: %s %s", severityIcon(a.Severity), capitalize(clip(a.Severity, 20)),
 		clip(a.Entity, 20), clip(a.Key, 64))
 	return truncBytes(plainSafe(s), slackHeaderMax)
 }
@@ -295,4 +292,46 @@ func truncBytes(s string, limit int) string {
 		cut = from + amp
 	}
 	return s[:cut] + ellipsis
+}
+
+// SendGroup posts related alerts as one message: a header naming the
+// first alert's entity, then one line per alert. Errors are *SendError.
+func (s *Slack) SendGroup(ctx context.Context, alerts []*Alert) error {
+	return s.postMessage(ctx, slackGroupMessage(alerts))
+}
+
+func slackGroupMessage(alerts []*Alert) slackPayload {
+	first, worst := alerts[0], alerts[0]
+	for _, a := range alerts {
+		if severityRank(a.Severity) > severityRank(worst.Severity) {
+			worst = a
+		}
+	}
+	header := fmt.Sprintf("%s %s: %d related alerts, %s %s", severityIcon(worst.Severity),
+		capitalize(clip(worst.Severity, 20)), len(alerts), clip(first.Entity, 20), clip(first.Key, 64))
+	blocks := []slackBlock{{Type: "header", Text: &slackText{Type: "plain_text", Text: truncBytes(plainSafe(header), slackHeaderMax)}}}
+	ids := make([]string, 0, len(alerts))
+	for _, a := range alerts {
+		summary := a.Summary
+		if summary == "" {
+			summary = Summarize(a)
+		}
+		line := severityIcon(a.Severity) + " " + escapeProse(clip(summary, slackSummaryMax))
+		blocks = append(blocks, slackBlock{Type: "section", Text: mrkdwn(line, slackSectionMax)})
+		ids = append(ids, code(a.ID))
+	}
+	blocks = blocks[:min(len(blocks), slackBlocksMax-1)]
+	blocks = append(blocks, slackBlock{Type: "context", Elements: []slackText{*mrkdwn("ids "+strings.Join(ids, " "), slackFieldMax)}})
+	fallback := fmt.Sprintf("%s: %d related alerts: %s", capitalize(clip(worst.Severity, 20)), len(alerts), first.Summary)
+	return slackPayload{Text: truncBytes(escapeProse(fallback), slackTextMax), Blocks: blocks}
+}
+
+func severityIcon(severity string) string {
+	switch severity {
+	case SeverityCritical:
+		return "🔴"
+	case SeverityWarning:
+		return "🟠"
+	}
+	return "⚪"
 }

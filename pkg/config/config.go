@@ -163,6 +163,10 @@ type Sink struct {
 	// MinSeverity: alerts below it (warning, critical) skip this sink;
 	// empty sends all.
 	MinSeverity string `yaml:"min_severity"`
+	// GroupWait is how long a Slack alert waits for others about the
+	// same incident, to be sent with them as one message; 0 sends each
+	// alone. Nil takes the default.
+	GroupWait *time.Duration `yaml:"group_wait"`
 	// SendResolved sends the sink back-to-normal notices (alerts with
 	// status resolved); nil takes the type's default, see Resolved.
 	SendResolved *bool `yaml:"send_resolved"`
@@ -180,6 +184,25 @@ func (s Sink) Resolved() bool {
 		return *s.SendResolved
 	}
 	return s.Type == "slack" || s.Type == "alertmanager"
+}
+
+// DefaultGroupWait is a Slack sink's group_wait: the alerts of one
+// incident (a token and its address, several detectors) come within
+// seconds of each other, and ten seconds is little against minutes of
+// detection.
+const DefaultGroupWait = 10 * time.Second
+
+// Grouping returns how long the sink's alerts wait for others of their
+// incident: group_wait for Slack, DefaultGroupWait when unset; 0 for the
+// other types, which send each alert alone.
+func (s Sink) Grouping() time.Duration {
+	if s.Type != "slack" {
+		return 0
+	}
+	if s.GroupWait == nil {
+		return DefaultGroupWait
+	}
+	return *s.GroupWait
 }
 
 // Log sets sentinel's own logging.

@@ -300,3 +300,27 @@ func TestAlertmanagerSinkIsChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupWaitIsForSlackOnly(t *testing.T) {
+	c, err := Parse([]byte("alerts:\n  sinks:\n    - type: slack\n      url: https://hooks.slack.example/x\n    - type: slack\n      url: https://hooks.slack.example/y\n      group_wait: 0s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Alerts.Sinks[0].Grouping(); got != DefaultGroupWait {
+		t.Errorf("default group_wait %v, want %v", got, DefaultGroupWait)
+	}
+	if got := c.Alerts.Sinks[1].Grouping(); got != 0 {
+		t.Errorf("group_wait 0s gave %v, want no grouping", got)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"    - type: webhook\n      url: https://hook.example/x\n      group_wait: 5s\n",
+			"alerts.sinks[0].group_wait (line 5): is set on a webhook sink: only slack sinks group alerts"},
+		{"    - type: slack\n      url: https://hooks.slack.example/x\n      group_wait: 1h\n",
+			"alerts.sinks[0].group_wait (line 5): 1h0m0s is out of range"},
+	} {
+		_, err := Parse([]byte("alerts:\n  sinks:\n" + tc.yaml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}

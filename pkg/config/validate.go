@@ -45,6 +45,10 @@ const maxRetryFor = 30 * 24 * time.Hour
 
 var sinkTypes = []string{"stdout", "file", "webhook", "slack", "alertmanager"}
 
+// maxGroupWait bounds group_wait: an alert held longer than this is a
+// page arriving late.
+const maxGroupWait = 5 * time.Minute
+
 // minResend is the shortest re-send interval accepted for an
 // alertmanager sink: shorter only loads Alertmanager.
 const minResend = time.Second
@@ -238,6 +242,12 @@ func (c *Config) validateSink(field string, s Sink) error {
 	}
 	if s.Secret != "" && s.Type != "webhook" {
 		return c.fieldErr(field+".secret", "is set on a %s sink: only webhook sinks are signed", s.Type)
+	}
+	if s.GroupWait != nil && s.Type != "slack" {
+		return c.fieldErr(field+".group_wait", "is set on a %s sink: only slack sinks group alerts (alertmanager groups them itself)", s.Type)
+	}
+	if w := s.Grouping(); w < 0 || w > maxGroupWait {
+		return c.fieldErr(field+".group_wait", "%v is out of range: allowed is 0s (no grouping) to %v (default %v)", w, maxGroupWait, DefaultGroupWait)
 	}
 	if s.Type == "alertmanager" && !s.Resolved() {
 		return c.fieldErr(field+".send_resolved", "is false on an alertmanager sink: allowed is true (the default), which is how its alerts resolve")

@@ -153,30 +153,43 @@ func (s *Store) Put(a *alert.Alert, sinks []string) error {
 
 // Head returns the oldest alert sink has still to deliver.
 func (s *Store) Head(sink string) (alert.Stored, bool, error) {
-	var st alert.Stored
-	var found bool
+	list, err := s.List(sink, 1)
+	if err != nil || len(list) == 0 {
+		return alert.Stored{}, false, err
+	}
+	return list[0], true, nil
+}
+
+// List returns the oldest n alerts sink has still to deliver.
+func (s *Store) List(sink string, n int) ([]alert.Stored, error) {
+	var out []alert.Stored
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(pendingBucket).Bucket([]byte(sink))
 		if b == nil {
 			return nil
 		}
-		k, v := b.Cursor().First()
-		if k == nil {
-			return nil
+		all := tx.Bucket(alertsBucket)
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
+			st := alert.Stored{
+				Seq:      binary.BigEndian.Uint64(k),
+				StoredAt: time.Unix(0, int64(binary.BigEndian.Uint64(v))),
+			}
+			body := all.Get(k)
+			if body == nil {
+				return fmt.Errorf("entry %d is pending but its alert is missing", st.Seq)
+			}
+			if err := json.Unmarshal(body, &st.Alert); err != nil {
+				return fmt.Errorf("decoding entry %d: %w", st.Seq, err)
+			}
+			out = append(out, st)
 		}
-		found = true
-		st.Seq = binary.BigEndian.Uint64(k)
-		st.StoredAt = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
-		body := tx.Bucket(alertsBucket).Get(k)
-		if body == nil {
-			return fmt.Errorf("entry %d is pending but its alert is missing", st.Seq)
-		}
-		return json.Unmarshal(body, &st.Alert)
+		return nil
 	})
 	if err != nil {
-		return alert.Stored{}, false, fmt.Errorf("reading the outbox of sink %s: %w", sink, err)
+		return nil, fmt.Errorf("reading the outbox of sink %s: %w", sink, err)
 	}
-	return st, found, nil
+	return out, nil
 }
 
 // Remove marks entry seq finished for sink, delivered or given up, and

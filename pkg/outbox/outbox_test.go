@@ -2,10 +2,13 @@ package outbox
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -337,5 +340,82 @@ func TestHandoverLeavesStoredAlertsToTheNext(t *testing.T) {
 	closeNow(next)
 	if st := old.Stats()["webhook"]; st.Failed != 0 || st.Dropped != 0 {
 		t.Errorf("the old dispatcher counted %+v; handing over loses nothing", st)
+	}
+}
+
+// slackReceiver keeps the Slack messages it gets.
+type slackReceiver struct {
+	mu   sync.Mutex
+	msgs []slackMessage
+}
+
+type slackMessage struct {
+	Text   string `json:"text"`
+	Blocks []struct {
+		Type string `json:"type"`
+	} `json:"blocks"`
+}
+
+func (r *slackReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	var m slackMessage
+	if err := json.NewDecoder(req.Body).Decode(&m); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+}
+
+func (r *slackReceiver) messages() []slackMessage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.msgs)
+}
+
+// Alerts about one incident raised within the group wait reach Slack as
+// one message; an unrelated alert and a back-to-normal notice come alone.
+func TestSlackGroupsOneIncident(t *testing.T) {
+	rcv := &slackReceiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	sl, err := alert.NewSlack(alert.SlackOptions{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, filepath.Join(t.TempDir(), FileName))
+	defer s.Close()
+	spec := alert.SinkSpec{Sink: sl, Push: true, SendResolved: true, GroupWait: 2 * time.Second} // room for five fsyncs on a loaded machine
+	d := alert.NewDispatcher([]alert.SinkSpec{spec}, fastOpts(s))
+
+	tok := testAlert(0)
+	tok.TopIPs = []string{"203.0.113.9"}
+	addr := testAlert(1)
+	addr.Entity, addr.Key, addr.TopTokens = alert.EntityIP, "203.0.113.9", []string{tok.Key}
+	forest := testAlert(2)
+	forest.Key, forest.Detector = tok.Key, "iforest"
+	other := testAlert(3)
+	over := testAlert(4)
+	over.Key, over.Status = tok.Key, alert.StatusResolved
+	for _, a := range []*alert.Alert{tok, other, addr, forest, over} {
+		a.Summary = alert.Summarize(a)
+		d.Send(a)
+	}
+	eventually(t, "three messages", func() bool { return len(rcv.messages()) >= 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d.Close(ctx)
+	msgs := rcv.messages()
+	if len(msgs) != 3 {
+		t.Fatalf("%d Slack messages, want 3 (the incident, the other token, the notice)", len(msgs))
+	}
+	if !strings.Contains(msgs[0].Text, "3 related alerts") || len(msgs[0].Blocks) != 5 {
+		t.Errorf("first message %q with %d blocks; want the three related alerts in one (header, 3 lines, ids)", msgs[0].Text, len(msgs[0].Blocks))
+	}
+	if !strings.Contains(msgs[2].Text, "Back to normal") {
+		t.Errorf("last message %q, want the back-to-normal notice alone", msgs[2].Text)
+	}
+	if st := d.Stats()["slack"]; st.Sent != 5 {
+		t.Errorf("sent %d, want the 5 alerts counted one by one", st.Sent)
 	}
 }

@@ -390,7 +390,7 @@ func (d *Detector) Peek(w *features.Window) []Finding {
 			out = append(out, fd)
 		}
 	}
-	return out
+	return d.noticesFirst(out)
 }
 
 // Close judges a closed window, except features already reported early
@@ -447,8 +447,7 @@ func (d *Detector) CloseAll(ws []*features.Window) []Finding {
 		end := lastW.End.UnixNano()
 		d.retrainForest(end)
 		d.endSilentEpisodes(end)
-		out = append(out, d.resolved...)
-		d.resolved = d.resolved[:0]
+		out = d.noticesFirst(out)
 		d.maybeSweep(end)
 	}
 	clear(jobs)
@@ -523,6 +522,7 @@ func (d *Detector) settleEarly(e *entity, w *features.Window, anomalous uint32) 
 		obs := value(e, w, f)
 		ep.Alerted[f] = max(ep.Alerted[f], float32(obs))
 		ep.Severity = max(ep.Severity, d.severity(obs, float64(e.thr[f])))
+		ep.Worst = max(ep.Worst, ep.Severity)
 	}
 }
 
@@ -550,6 +550,7 @@ func (d *Detector) fire(e *entity, w *features.Window, f features.Feature,
 	if cooling && !d.escalates(ep, f, obs, sev, start, w.End.Sub(w.Start)) {
 		return Finding{}, false
 	}
+	prevAlerted := ep.alerted()
 	if !cooling {
 		ep.Alerted, ep.Severity = [numJudged]float32{}, 0
 	}
@@ -559,8 +560,9 @@ func (d *Detector) fire(e *entity, w *features.Window, f features.Feature,
 	ep.Severity = max(ep.Severity, sev)
 	if early {
 		ep.Open = start
-		d.beginEpisodeEarly(e, ep, start, d.ratesFor(w))
+		d.beginEpisodeEarly(e, int(det), start, d.ratesFor(w), prevAlerted)
 	}
+	ep.Worst = max(ep.Worst, sev)
 	return d.finding(e, w, f, ep, sev, early), true
 }
 

@@ -76,6 +76,7 @@ type EpisodeState struct {
 	LastAlert int64              // event time of the last alert, Unix ns
 	Alerted   [numJudged]float32 // value last alerted per feature
 	Severity  uint8              // highest severity alerted in the cooldown
+	Worst     uint8              // highest severity alerted in the episode
 	Hint      string             // the token's hint, for the back-to-normal notice
 	// Open is the start of a window reported early that has not closed
 	// yet, 0 when none.

@@ -28,12 +28,14 @@ type pipeline struct {
 	maxT  time.Time
 	found []Finding
 	// resolved are the back-to-normal notices, kept apart so that tests
-	// counting alerts count only those.
+	// counting alerts count only those; all has both, in order.
 	resolved []Finding
+	all      []Finding
 }
 
 // keep appends the alerts of fs to p.found and its notices to p.resolved.
 func (p *pipeline) keep(fs []Finding) {
+	p.all = append(p.all, fs...)
 	for _, f := range fs {
 		if f.Resolved {
 			p.resolved = append(p.resolved, f)

@@ -9,17 +9,24 @@ import (
 // beginEpisode starts an episode at the window starting at start, freezing
 // the thresholds it is measured against.
 func (d *Detector) beginEpisode(e *entity, ep *EpisodeState, start int64) {
-	ep.Since, ep.Quiet, ep.Excess = start, 0, 0
+	ep.Since, ep.Quiet, ep.Excess, ep.Worst = start, 0, 0, 0
 	ep.Thr = e.thr
 	ep.Exp = e.exp[features.Messages]
 }
 
-// beginEpisodeEarly starts an episode for a window reported early unless
-// one is still going on. The window just before may still be open, so
-// it does not count as quiet yet.
-func (d *Detector) beginEpisodeEarly(e *entity, ep *EpisodeState, start int64, r *rates) {
+// beginEpisodeEarly starts an episode of detector det for a window
+// reported early unless one is still going on. The window just before
+// may still be open, so it does not count as quiet yet. An episode it
+// replaces, one whose end no window has shown yet (the whole log was
+// quiet), ends first, with its notice when prevAlerted says it raised
+// an alert.
+func (d *Detector) beginEpisodeEarly(e *entity, det int, start int64, r *rates, prevAlerted bool) {
+	ep := e.ep[det]
 	if ep.Since != 0 && ep.Quiet+max(idleWindows(e, start, r)-1, 0) < int64(d.opts.EpisodeEnd) {
 		return
+	}
+	if ep.Since != 0 {
+		d.closeEpisode(e, det, start, prevAlerted)
 	}
 	d.beginEpisode(e, ep, start)
 }
@@ -27,11 +34,15 @@ func (d *Detector) beginEpisodeEarly(e *entity, ep *EpisodeState, start int64, r
 // endEpisode ends detector det's episode of e, judged over at event
 // time at, with a back-to-normal notice when it raised an alert.
 func (d *Detector) endEpisode(e *entity, det int, at int64) {
+	d.closeEpisode(e, det, at, e.ep[det].alerted())
+}
+
+func (d *Detector) closeEpisode(e *entity, det int, at int64, notify bool) {
 	ep := e.ep[det]
-	if ep.alerted() {
+	if notify {
 		d.resolved = append(d.resolved, d.resolution(e, det, at))
 	}
-	ep.Since, ep.Quiet, ep.Excess = 0, 0, 0
+	ep.Since, ep.Quiet, ep.Excess, ep.Worst = 0, 0, 0, 0
 }
 
 // settle counts the k windows without traffic before the window

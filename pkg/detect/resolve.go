@@ -14,11 +14,24 @@ func (d *Detector) resolution(e *entity, det int, at int64) Finding {
 	return Finding{
 		Kind: e.kind, Key: e.key, Hint: ep.Hint,
 		Detector:    detectorNames[det],
-		Severity:    severityName(ep.Severity),
+		Severity:    severityName(ep.Worst),
 		WindowStart: since, WindowEnd: end, At: end,
 		Since: since, Excess: ep.Excess,
 		Resolved: true,
 	}
+}
+
+// noticesFirst returns the back-to-normal notices gathered since the
+// last call, then found: an incident's end must reach the sinks before
+// the alert of the next one, which Alertmanager would otherwise take
+// for the same incident and resolve.
+func (d *Detector) noticesFirst(found []Finding) []Finding {
+	if len(d.resolved) == 0 {
+		return found
+	}
+	out := append(d.resolved, found...)
+	d.resolved = nil
+	return out
 }
 
 // endSilentEpisodes ends the alerted episodes of entities that have sent

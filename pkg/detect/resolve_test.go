@@ -2,6 +2,7 @@ package detect
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,5 +95,75 @@ func TestBackToNormalSurvivesARestart(t *testing.T) {
 	}
 	if res := only(p.resolved, tokA); len(res) != 1 {
 		t.Fatalf("%d notices after a restart in the episode, want 1:%s", len(res), describe(res))
+	}
+}
+
+// When the whole log falls silent after an incident, no window closes to
+// end it; the token's next burst does, and its notice comes before the
+// new incident's alert, so that Alertmanager does not resolve the new one.
+func TestNoticeComesBeforeTheNextIncident(t *testing.T) {
+	for _, early := range []bool{true, false} {
+		t.Run(map[bool]string{true: "reported early", false: "reported at close"}[early], func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 9))
+			p, m := warmed(t, rng)
+			p.feed(minute(m, burst{fp: tokA, ip: ipA, msgs: 5000, per: 50}, burst{fp: tokB, ip: ipB, msgs: 20}))
+			p.feed(steadyPair(rng, m+1, true))
+			if len(only(p.found, tokA)) == 0 {
+				t.Fatal("the first burst raised no alert")
+			}
+			per := 50
+			if !early {
+				per = 5000 // one request: crossing and closing come together
+			}
+			// Two silent hours, then tokA bursts again, alone.
+			p.feed(minute(m+120, burst{fp: tokA, ip: ipA, msgs: 5000, per: per}))
+			p.flush()
+			var order []string
+			for _, f := range only(p.all, tokA) {
+				order = append(order, map[bool]string{true: "notice", false: "alert"}[f.Resolved])
+			}
+			if len(order) < 3 || order[0] != "alert" || order[1] != "notice" || order[2] != "alert" {
+				t.Errorf("tokA's findings in order %v, want alert, notice, alert", order)
+			}
+		})
+	}
+}
+
+// A notice carries the highest severity of its incident, not of its last
+// alert, so that a sink for critical alerts only hears of its end: here a
+// critical burst, then a sustained pull, and past the cooldown a warning.
+func TestNoticeHasTheIncidentsWorstSeverity(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	p, m := warmed(t, rng)
+	p.feed(minute(m, burst{fp: tokA, ip: ipA, msgs: 50000, per: 50}, burst{fp: tokB, ip: ipB, msgs: 20}))
+	for i := 1; i < 35; i++ {
+		p.feed(minute(m+i, burst{fp: tokA, ip: ipA, msgs: 300, per: 50}, burst{fp: tokB, ip: ipB, msgs: 20}))
+	}
+	p.feed(minute(m+35, burst{fp: tokA, ip: ipA, msgs: 6000, per: 50}, burst{fp: tokB, ip: ipB, msgs: 20}))
+	for i := 36; i < 60; i++ {
+		p.feed(steadyPair(rng, m+i, false))
+	}
+	alerts, res := only(p.found, tokA), only(p.resolved, tokA)
+	var sev []string
+	for _, a := range alerts {
+		sev = append(sev, a.Severity)
+	}
+	if !slices.Contains(sev, "critical") || sev[len(sev)-1] != "warning" {
+		t.Fatalf("alert severities %v, want a critical one and a warning last", sev)
+	}
+	if len(res) != 1 || res[0].Severity != "critical" {
+		t.Errorf("notices %s; want one, critical", describe(res))
+	}
+}
+
+// The notice takes the episode's worst severity even when the cooldown's
+// has been reset by a later, milder alert.
+func TestResolutionTakesTheEpisodesWorst(t *testing.T) {
+	d := New(Options{})
+	e := &entity{key: tokA}
+	e.ep[detEWMA] = &EpisodeState{Since: 1, LastAlert: 2, Severity: sevWarning, Worst: sevCritical}
+	d.endEpisode(e, detEWMA, 3)
+	if len(d.resolved) != 1 || d.resolved[0].Severity != "critical" {
+		t.Fatalf("notices %s, want one, critical", describe(d.resolved))
 	}
 }

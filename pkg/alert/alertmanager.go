@@ -92,10 +92,11 @@ type Alertmanager struct {
 	opts      AlertmanagerOptions
 	log       zerolog.Logger
 
-	// mu guards the incidents and is held across each post, so that a
+	// lock (a one-slot channel, so that waiting for it can be given up)
+	// guards the incidents and is held across each post, so that a
 	// re-send can never reach Alertmanager after the resolved alert of
 	// the same incident and make it fire again.
-	mu        sync.Mutex
+	lock      chan struct{}
 	incidents map[string]*incident
 	full      bool // the last insert had to evict, for logging
 	failing   bool // the last re-send failed, for logging
@@ -157,6 +158,7 @@ func NewAlertmanager(o AlertmanagerOptions) (*Alertmanager, error) {
 		p: p, userAgent: userAgent(o.Version), opts: o,
 		log:       o.Logger.With().Str("sink", o.Name).Logger(),
 		incidents: map[string]*incident{},
+		lock:      make(chan struct{}, 1),
 		ctx:       ctx, stop: stop, done: make(chan struct{}),
 	}
 	go am.resendLoop()
@@ -189,8 +191,14 @@ func (am *Alertmanager) Name() string { return am.p.name }
 // intervals ahead, or resolved, with endsAt when it was judged over.
 // Errors are *SendError.
 func (am *Alertmanager) Send(ctx context.Context, a *Alert) error {
-	am.mu.Lock()
-	defer am.mu.Unlock()
+	// A re-send of many incidents can hold the lock for a while; a
+	// dispatcher that stops or hands over must not wait for it.
+	select {
+	case am.lock <- struct{}{}:
+	case <-ctx.Done():
+		return &SendError{Sink: am.p.name, Retryable: true, Err: ctx.Err()}
+	}
+	defer func() { <-am.lock }()
 	now := am.opts.Now()
 	var out amAlert
 	if a.Status == StatusResolved {
@@ -383,8 +391,8 @@ func (am *Alertmanager) resendLoop() {
 // failing and when they recover, not at every tick: the next tick tries
 // again, and the endsAt of the last success leaves room for three.
 func (am *Alertmanager) resend() {
-	am.mu.Lock()
-	defer am.mu.Unlock()
+	am.lock <- struct{}{}
+	defer func() { <-am.lock }()
 	now := am.opts.Now()
 	am.forget(now)
 	end := now.Add(endsAfter * am.opts.Resend)

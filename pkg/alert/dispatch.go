@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,6 +101,11 @@ type SinkSpec struct {
 	// SendResolved sends this sink the back-to-normal notices (alerts
 	// with StatusResolved) too.
 	SendResolved bool
+	// Key names the sink's alerts in the outbox, which outlives the
+	// configuration: it must follow the sink itself (its type and URL,
+	// say), not its place in the list, or removing one sink would hand
+	// its backlog to the next. Empty means the sink's name.
+	Key string
 	// GroupWait, for a sink that is a GroupSender and delivers from an
 	// outbox, is how long an alert waits for others about the same
 	// incident to join it in one message; 0 sends each alone.
@@ -181,6 +187,7 @@ func (e envelope) finish() {
 
 type worker struct {
 	name    string
+	key     string // in the outbox; see SinkSpec.Key
 	sink    Sink
 	push    bool
 	minRank int
@@ -214,14 +221,18 @@ func NewDispatcher(sinks []SinkSpec, opts DispatchOptions) *Dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &Dispatcher{opts: opts, ctx: ctx, cancel: cancel, stop: make(chan struct{})}
 	d.storedCtx, d.stopStored = context.WithCancel(ctx)
-	seen := map[string]int{}
+	seen, seenKey := map[string]int{}, map[string]int{}
 	for _, s := range sinks {
 		name := s.Sink.Name()
 		if seen[name]++; seen[name] > 1 {
 			name = fmt.Sprintf("%s#%d", name, seen[name])
 		}
+		key := cmp.Or(s.Key, s.Sink.Name())
+		if seenKey[key]++; seenKey[key] > 1 {
+			key = fmt.Sprintf("%s#%d", key, seenKey[key])
+		}
 		w := &worker{
-			name: name, sink: s.Sink, push: s.Push, minRank: severityRank(s.MinSeverity), resolved: s.SendResolved,
+			name: name, key: key, sink: s.Sink, push: s.Push, minRank: severityRank(s.MinSeverity), resolved: s.SendResolved,
 			q:    make(chan envelope, opts.QueueLen),
 			wake: make(chan struct{}, 1),
 			log:  opts.Logger.With().Str("sink", name).Logger(),
@@ -254,7 +265,7 @@ func (d *Dispatcher) forgetRemoved() {
 	var names []string
 	for _, w := range d.workers {
 		if w.ob != nil {
-			names = append(names, w.name)
+			names = append(names, w.key)
 		}
 	}
 	dropped, err := d.opts.Outbox.Forget(names)
@@ -337,7 +348,7 @@ func (d *Dispatcher) store(a *Alert, pushers []*worker) bool {
 	}
 	names := make([]string, len(pushers))
 	for i, w := range pushers {
-		names[i] = w.name
+		names[i] = w.key
 	}
 	if err := d.opts.Outbox.Put(a, names); err != nil {
 		if !d.unstored.Swap(true) {
@@ -494,7 +505,7 @@ func (d *Dispatcher) claim(w *worker) (func(), bool) {
 	if w.ob == nil {
 		return func() {}, true
 	}
-	return w.ob.Claim(w.name, d.stop)
+	return w.ob.Claim(w.key, d.stop)
 }
 
 // dropQueued counts what is left in w's queue as dropped; the queue is
@@ -513,7 +524,7 @@ func (d *Dispatcher) deliverStored(w *worker) bool {
 	if ob == nil {
 		return false
 	}
-	st, ok, err := ob.Head(w.name)
+	st, ok, err := ob.Head(w.key)
 	if err != nil {
 		w.log.Error().Err(err).Msg("alert outbox: cannot read this sink's alerts; waiting for the next")
 		return false
@@ -530,7 +541,7 @@ func (d *Dispatcher) deliverStored(w *worker) bool {
 		return true // still stored: delivered after the restart
 	}
 	for _, st := range batch {
-		if err := ob.Remove(w.name, st.Seq); err != nil {
+		if err := ob.Remove(w.key, st.Seq); err != nil {
 			// It would be delivered again: better than lost, and logged.
 			w.log.Error().Err(err).Msg("alert outbox: cannot mark an alert delivered")
 		}
@@ -555,7 +566,7 @@ func (d *Dispatcher) gather(w *worker, head Stored) []Stored {
 		}
 		t.Stop()
 	}
-	pending, err := w.ob.List(w.name, groupScan)
+	pending, err := w.ob.List(w.key, groupScan)
 	if err != nil || len(pending) == 0 || pending[0].Seq != head.Seq {
 		return []Stored{head}
 	}
@@ -787,7 +798,7 @@ func (d *Dispatcher) closeSinks() error {
 func (d *Dispatcher) logLosses() {
 	for _, w := range d.workers {
 		if w.ob != nil {
-			if n := w.ob.Pending(w.name); n > 0 {
+			if n := w.ob.Pending(w.key); n > 0 {
 				w.log.Info().Int("alerts", n).
 					Msg("alert outbox: undelivered alerts kept for the next start")
 			}
@@ -825,5 +836,5 @@ func (w *worker) stored() int {
 	if w.ob == nil {
 		return 0
 	}
-	return w.ob.Pending(w.name)
+	return w.ob.Pending(w.key)
 }

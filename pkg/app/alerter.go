@@ -21,6 +21,9 @@ type alerter struct {
 	// and done, so that a sink's counters go on rising across a reload.
 	retired map[string]alert.SinkStats
 	closed  bool
+	// handing counts the replaced dispatchers still handing over, which
+	// Close waits for: they use the outbox, closed after it.
+	handing sync.WaitGroup
 }
 
 func newAlerter(d *alert.Dispatcher) *alerter {
@@ -90,8 +93,10 @@ func (a *alerter) swap(d *alert.Dispatcher, drainFor time.Duration) {
 	old := a.cur
 	a.cur = d
 	a.closing[old] = true
+	a.handing.Add(1)
 	a.mu.Unlock()
 	go func() {
+		defer a.handing.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), drainFor)
 		defer cancel()
 		_ = old.Handover(ctx) // its losses are logged by Close
@@ -110,5 +115,7 @@ func (a *alerter) Close(ctx context.Context) error {
 	a.mu.Unlock()
 	err := cur.Close(ctx)
 	werr := a.WaitRecorded(ctx)
+	// Each is bounded by its own drain time.
+	a.handing.Wait()
 	return errors.Join(err, werr)
 }

@@ -171,6 +171,7 @@ func Dispatcher(c *config.Config, ob alert.Outbox, stdout io.Writer, log zerolog
 		spec.MinSeverity = s.MinSeverity
 		spec.SendResolved = s.Resolved()
 		spec.GroupWait = s.Grouping()
+		spec.Key = s.Key()
 		specs = append(specs, spec)
 	}
 	opts := alert.DispatchOptions{Horizon: c.Alerts.Horizon, Outbox: ob, RetryFor: c.Alerts.RetryFor, Logger: log}

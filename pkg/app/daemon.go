@@ -105,7 +105,7 @@ func (d *Daemon) start() (*parts, error) {
 		ob.Close()
 		return nil, err
 	}
-	if n := pendingAlerts(ob, disp); n > 0 {
+	if n := pendingAlerts(disp); n > 0 {
 		d.Log.Info().Int("alerts", n).Msg("alert outbox: delivering the alerts left undelivered at the last stop")
 	}
 	p.notifier = service.New(d.Log)

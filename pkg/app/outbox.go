@@ -25,11 +25,12 @@ func openOutbox(stateDir string) (*outbox.Store, error) {
 	return ob, err
 }
 
-// pendingAlerts counts the alerts d's sinks have still to deliver.
-func pendingAlerts(ob *outbox.Store, d *alert.Dispatcher) int {
+// pendingAlerts counts the alerts d's sinks have still to deliver: at
+// start, those in the outbox.
+func pendingAlerts(d *alert.Dispatcher) int {
 	n := 0
-	for name := range d.Stats() {
-		n += ob.Pending(name)
+	for _, st := range d.Stats() {
+		n += st.Queued
 	}
 	return n
 }

@@ -186,6 +186,15 @@ func (s Sink) Resolved() bool {
 	return s.Type == "slack" || s.Type == "alertmanager"
 }
 
+// Key identifies the sink across restarts and reloads, whatever its
+// place in the list: its type and the first 12 hex digits of the SHA-256
+// of where it delivers (the URL or the path), which cannot be turned back
+// into a secret URL.
+func (s Sink) Key() string {
+	sum := sha256.Sum256([]byte(s.Type + "\x00" + s.URL + "\x00" + s.Path))
+	return s.Type + ":" + hex.EncodeToString(sum[:6])
+}
+
 // DefaultGroupWait is a Slack sink's group_wait: the alerts of one
 // incident (a token and its address, several detectors) come within
 // seconds of each other, and ten seconds is little against minutes of

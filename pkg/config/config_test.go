@@ -324,3 +324,17 @@ func TestGroupWaitIsForSlackOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestSinkKeyFollowsTheSinkNotItsPlace(t *testing.T) {
+	a := Sink{Type: "webhook", URL: "https://a.example/hook/SECRET"}
+	b := Sink{Type: "webhook", URL: "https://b.example/hook"}
+	if a.Key() == b.Key() {
+		t.Errorf("two webhooks share the key %s", a.Key())
+	}
+	if again := (Sink{Type: "webhook", URL: a.URL, Timeout: time.Minute}); again.Key() != a.Key() {
+		t.Errorf("key changed with a setting that is not the destination: %s, %s", again.Key(), a.Key())
+	}
+	if strings.Contains(a.Key(), "SECRET") || !strings.HasPrefix(a.Key(), "webhook:") {
+		t.Errorf("key %q: want the type and a digest, never the URL", a.Key())
+	}
+}

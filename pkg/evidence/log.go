@@ -239,10 +239,10 @@ func (l *Log) Append(a *alert.Alert, ev *Evidence) error {
 		return err
 	}
 	if _, err := l.f.Write(line); err != nil {
-		return fmt.Errorf("appending evidence entry %d: %w", seq, err)
+		return l.undo(fmt.Errorf("appending evidence entry %d: %w", seq, err))
 	}
 	if err := l.f.Sync(); err != nil {
-		return fmt.Errorf("syncing evidence entry %d: %w", seq, err)
+		return l.undo(fmt.Errorf("syncing evidence entry %d: %w", seq, err))
 	}
 	l.size += int64(len(line))
 	if l.first == 0 {
@@ -254,6 +254,16 @@ func (l *Log) Append(a *alert.Alert, ev *Evidence) error {
 	}
 	a.Chain = hash
 	return nil
+}
+
+// undo cuts off what a failed append may have left, so that the next
+// entry, which takes the same sequence number, is not written after a
+// part of this one, which verify would report as tampering.
+func (l *Log) undo(err error) error {
+	if terr := l.f.Truncate(l.size); terr != nil {
+		return fmt.Errorf("%w; cutting it off again: %v", err, terr)
+	}
+	return err
 }
 
 // chainHash is the hash of an entry whose body is body after the entry

@@ -21,10 +21,11 @@ import (
 // FileName is the outbox's file in the state directory.
 const FileName = "outbox.db"
 
-// DefaultMaxSize bounds the file. Alerts are rare and small (under 2 KB),
-// so this holds hundreds of thousands: a store this full means a sink has
-// been failing for days, and further alerts are then delivered from
-// memory, as without an outbox, rather than filling the disk.
+// DefaultMaxSize bounds the file. Alerts are rare and small (about 2.4 KB
+// each in the file), so this holds some hundred thousand: a store this
+// full means a sink has been failing for days, and further alerts are
+// then delivered from memory, as without an outbox, rather than filling
+// the disk.
 const DefaultMaxSize = 256 << 20
 
 // Buckets. "alerts" maps a sequence number to the alert's JSON; each

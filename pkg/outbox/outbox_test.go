@@ -419,3 +419,33 @@ func TestSlackGroupsOneIncident(t *testing.T) {
 		t.Errorf("sent %d, want the 5 alerts counted one by one", st.Sent)
 	}
 }
+
+// Sinks are known in the outbox by their key, not their place in the
+// list: when the first of two webhooks is removed, its backlog is
+// dropped, not handed to the other, whose own backlog stays its own.
+func TestRemovedSinksBacklogGoesNowhereElse(t *testing.T) {
+	a, srvA := newReceiver(t)
+	b, srvB := newReceiver(t)
+	s := openStore(t, filepath.Join(t.TempDir(), FileName))
+	defer s.Close()
+	a.down.Store(true)
+	b.down.Store(true)
+	specA, specB := webhook(t, srvA.URL), webhook(t, srvB.URL)
+	specA.Key, specB.Key = "webhook:a", "webhook:b"
+	d := alert.NewDispatcher([]alert.SinkSpec{specA, specB}, fastOpts(s))
+	only := testAlert(0)
+	d.Send(only)
+	eventually(t, "both refusing", func() bool { return a.refused.Load() > 0 && b.refused.Load() > 0 })
+	closeNow(d)
+
+	b.down.Store(false)
+	d = alert.NewDispatcher([]alert.SinkSpec{specB}, fastOpts(s)) // A removed: B comes first
+	if s.Pending("webhook:a") != 0 {
+		t.Error("the removed sink's backlog was kept")
+	}
+	eventually(t, "B's own backlog delivered", func() bool { ids, _ := b.counts(); return ids == 1 })
+	closeNow(d)
+	if ids, requests := b.counts(); ids != 1 || requests != 1 {
+		t.Errorf("B got %d alerts in %d requests, want its own one, once", ids, requests)
+	}
+}

@@ -34,13 +34,17 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	var encErr error
-	var alerts []alert.Alert
+	var alerts, ends []alert.Alert
 	emit := func(a *alert.Alert) {
+		if *reportPath != "" {
+			if a.Status == alert.StatusResolved {
+				ends = append(ends, *a)
+			} else {
+				alerts = append(alerts, *a)
+			}
+		}
 		if a.Status == alert.StatusResolved && !*resolved {
 			return
-		}
-		if *reportPath != "" && a.Status != alert.StatusResolved {
-			alerts = append(alerts, *a)
 		}
 		if encErr == nil {
 			encErr = enc.Encode(a)
@@ -75,14 +79,14 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if *reportPath == "" {
 		return nil
 	}
-	return writeHTMLReport(*reportPath, replayedNames(sources), stats, alerts, rec)
+	d := report.Data{Sources: replayedNames(sources), Alerts: alerts, Ends: ends, Series: rec}
+	d.Lines, d.Rejected, _ = stats.Lines()
+	return writeHTMLReport(*reportPath, d)
 }
 
 // writeHTMLReport writes the HTML report, replacing the file only once the
 // whole document is written.
-func writeHTMLReport(path string, names []string, stats *engine.Stats, alerts []alert.Alert, rec *report.Recorder) error {
-	lines, rejected, _ := stats.Lines()
-	d := report.Data{Sources: names, Lines: lines, Rejected: rejected, Alerts: alerts, Series: rec}
+func writeHTMLReport(path string, d report.Data) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {

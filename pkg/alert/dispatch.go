@@ -157,6 +157,7 @@ type Dispatcher struct {
 	// cancels it at once, leaving them to the next dispatcher.
 	storedCtx  context.Context
 	stopStored context.CancelFunc
+	handedOver atomic.Bool   // Handover, not Close, stopped it
 	stop       chan struct{} // closed by Close
 	wg         sync.WaitGroup
 
@@ -735,6 +736,7 @@ func (w *worker) recovered() {
 // let go. Sending with the old settings, perhaps the very mistake the new
 // ones correct, would only delay it.
 func (d *Dispatcher) Handover(ctx context.Context) error {
+	d.handedOver.Store(true)
 	d.stopStored()
 	return d.Close(ctx)
 }
@@ -797,11 +799,12 @@ func (d *Dispatcher) closeSinks() error {
 // Close.
 func (d *Dispatcher) logLosses() {
 	for _, w := range d.workers {
-		if w.ob != nil {
-			if n := w.ob.Pending(w.key); n > 0 {
-				w.log.Info().Int("alerts", n).
-					Msg("alert outbox: undelivered alerts kept for the next start")
+		if n := w.stored(); n > 0 {
+			msg := "alert outbox: undelivered alerts kept for the next start"
+			if d.handedOver.Load() {
+				msg = "alert outbox: undelivered alerts left to the new sinks"
 			}
+			w.log.Info().Int("alerts", n).Msg(msg)
 		}
 		st := w.stats()
 		if st.Failed == 0 && st.Dropped == 0 {

@@ -60,10 +60,16 @@ func (a *alerter) Stats() map[string]alert.SinkStats {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	out := maps.Clone(a.retired)
-	addStats(out, a.cur.Stats())
 	for d := range a.closing {
 		addStats(out, d.Stats())
 	}
+	// Queued is a level, not a count: the current sinks', who have the
+	// outbox's backlog now, and not what a replaced one held at the end.
+	for name, st := range out {
+		st.Queued = 0
+		out[name] = st
+	}
+	addStats(out, a.cur.Stats())
 	return out
 }
 

@@ -3,10 +3,17 @@ package app
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sentinel-project/sentinel/internal/testwait"
 	"github.com/sentinel-project/sentinel/pkg/alert"
+	"github.com/sentinel-project/sentinel/pkg/outbox"
 )
 
 func dispatcherTo(w *lockedWriter) *alert.Dispatcher {
@@ -54,4 +61,48 @@ func waitRetired(t *testing.T, a *alerter) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling a condition, not synchronising on time
 	}
+}
+
+// The queue depth across a swap is the backlog once: the new sinks', who
+// took the outbox over, not the old ones' as well, and it falls back to
+// zero once delivered.
+func TestQueueDepthAcrossASwap(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	ob, err := outbox.Open(filepath.Join(t.TempDir(), outbox.FileName), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	dispatcher := func() *alert.Dispatcher {
+		wh, err := alert.NewWebhook(alert.WebhookOptions{URL: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return alert.NewDispatcher([]alert.SinkSpec{{Sink: wh, Push: true, Key: "webhook:x"}},
+			alert.DispatchOptions{Horizon: -1, Outbox: ob, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	}
+	a := newAlerter(dispatcher())
+	for i := range 3 {
+		a.SendTracked(&alert.Alert{ID: fmt.Sprintf("%016x", i), At: time.Now()}, nil)
+	}
+	a.swap(dispatcher(), time.Minute)
+	waitRetired(t, a)
+	if got := a.Stats()["webhook"].Queued; got != 3 {
+		t.Errorf("queue depth after the swap %d, want the 3 stored once", got)
+	}
+	down.Store(false)
+	testwait.For(t, 10*time.Second, "the backlog delivered", func() bool { return a.Stats()["webhook"].Sent == 3 })
+	if got := a.Stats()["webhook"].Queued; got != 0 {
+		t.Errorf("queue depth once delivered %d, want 0", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.Close(ctx)
 }

@@ -200,20 +200,20 @@ func sink(s config.Sink, stdout io.Writer, log zerolog.Logger) (alert.SinkSpec, 
 		}
 		return alert.SinkSpec{Sink: fs}, nil
 	case "webhook":
-		wh, err := alert.NewWebhook(alert.WebhookOptions{URL: s.URL, Headers: s.Headers, Timeout: s.Timeout, Version: Version, Secret: s.Secret})
+		wh, err := alert.NewWebhook(alert.WebhookOptions{Name: s.Name, URL: s.URL, Headers: s.Headers, Timeout: s.Timeout, Version: Version, Secret: s.Secret})
 		if err != nil {
 			return alert.SinkSpec{}, err
 		}
 		return alert.SinkSpec{Sink: wh, Push: true}, nil
 	case "slack":
-		sl, err := alert.NewSlack(alert.SlackOptions{URL: s.URL, Timeout: s.Timeout, Version: Version})
+		sl, err := alert.NewSlack(alert.SlackOptions{Name: s.Name, URL: s.URL, Timeout: s.Timeout, Version: Version})
 		if err != nil {
 			return alert.SinkSpec{}, err
 		}
 		return alert.SinkSpec{Sink: sl, Push: true}, nil
 	case "alertmanager":
 		am, err := alert.NewAlertmanager(alert.AlertmanagerOptions{
-			URL: s.URL, Headers: s.Headers, Timeout: s.Timeout, Resend: s.Resend,
+			Name: s.Name, URL: s.URL, Headers: s.Headers, Timeout: s.Timeout, Resend: s.Resend,
 			Version: Version, Logger: log,
 		})
 		if err != nil {

@@ -149,6 +149,9 @@ type Alerts struct {
 type Sink struct {
 	// Type is stdout, file, webhook, slack or alertmanager.
 	Type string `yaml:"type"`
+	// Name names a push sink in logs and metrics and in the outbox, so
+	// that its backlog follows it across a change of its URL.
+	Name string `yaml:"name"`
 	// Path is the file of a file sink.
 	Path string `yaml:"path"`
 	// URL of a webhook or Slack incoming webhook, or Alertmanager's base
@@ -187,19 +190,22 @@ func (s Sink) Resolved() bool {
 }
 
 // Key identifies the sink across restarts and reloads, whatever its
-// place in the list: its type and the first 12 hex digits of the SHA-256
-// of where it delivers (the URL or the path), which cannot be turned back
-// into a secret URL.
+// place in the list: its type and name, or without a name the first 12
+// hex digits of the SHA-256 of where it delivers (the URL or the path),
+// which cannot be turned back into a secret URL.
 func (s Sink) Key() string {
+	if s.Name != "" {
+		return s.Type + ":" + s.Name
+	}
 	sum := sha256.Sum256([]byte(s.Type + "\x00" + s.URL + "\x00" + s.Path))
 	return s.Type + ":" + hex.EncodeToString(sum[:6])
 }
 
 // DefaultGroupWait is a Slack sink's group_wait: the alerts of one
 // incident (a token and its address, several detectors) come within
-// seconds of each other, and ten seconds is little against minutes of
-// detection.
-const DefaultGroupWait = 10 * time.Second
+// seconds to half a minute of each other, and Alertmanager's default
+// group_wait is the same.
+const DefaultGroupWait = 30 * time.Second
 
 // Grouping returns how long the sink's alerts wait for others of their
 // incident: group_wait for Slack, DefaultGroupWait when unset; 0 for the

@@ -338,3 +338,21 @@ func TestSinkKeyFollowsTheSinkNotItsPlace(t *testing.T) {
 		t.Errorf("key %q: want the type and a digest, never the URL", a.Key())
 	}
 }
+
+// Every mistake of one sink is reported in one run, not only the first.
+func TestSinkMistakesAllReported(t *testing.T) {
+	_, err := Parse([]byte("alerts:\n  sinks:\n    - type: webhook\n      url: ftp://x\n      resend: 1m\n      group_wait: 5s\n      min_severity: loud\n      name: a b\n" +
+		"    - type: slack\n      name: ops\n      url: https://hooks.slack.example/x\n    - type: alertmanager\n      name: ops\n      url: http://127.0.0.1:9093\n"))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"alerts.sinks[0].url", "alerts.sinks[0].resend", "alerts.sinks[0].group_wait",
+		"alerts.sinks[0].min_severity", "alerts.sinks[0].name", "alerts.sinks[2].name"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s not reported:\n%v", want, err)
+		}
+	}
+	if a, b := (Sink{Type: "webhook", Name: "ops", URL: "https://a"}), (Sink{Type: "webhook", Name: "ops", URL: "https://b"}); a.Key() != b.Key() {
+		t.Errorf("a named sink's key changed with its URL: %s, %s", a.Key(), b.Key())
+	}
+}

@@ -31,7 +31,7 @@ func TestDecodeMistakesNameThePath(t *testing.T) {
 		{"misspelt top-level pull key", "pull:\n  - cnt: one\n",
 			[]string{"pull[0].cnt (line 2)", "allowed keys are method, path, count"}},
 		{"misspelt sink key", "alerts:\n  sinks:\n    - type: stdout\n    - type: file\n      pth: a\n",
-			[]string{"alerts.sinks[1].pth (line 5)", "allowed keys are type, path, url, headers, timeout"}},
+			[]string{"alerts.sinks[1].pth (line 5)", "allowed keys are type, name, path, url, headers, timeout"}},
 		{"misspelt detect key", "detect:\n  zscore: 5\n",
 			[]string{"detect.zscore (line 2)", "allowed keys are warmup, cooldown, half_life, z, ratio,"}},
 		{"duration without unit", "state_dir: x\ncheckpoint_interval: 30\n",

@@ -45,6 +45,8 @@ const maxRetryFor = 30 * 24 * time.Hour
 
 var sinkTypes = []string{"stdout", "file", "webhook", "slack", "alertmanager"}
 
+var sinkNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+
 // maxGroupWait bounds group_wait: an alert held longer than this is a
 // page arriving late.
 const maxGroupWait = 5 * time.Minute
@@ -224,50 +226,88 @@ func sortedKeys[V any](m map[string]V) []string {
 
 func (c *Config) validateSinks() error {
 	var errs []error
+	names := map[string]int{}
 	for i, s := range c.Alerts.Sinks {
-		errs = append(errs, c.validateSink(fmt.Sprintf("alerts.sinks[%d]", i), s))
+		field := fmt.Sprintf("alerts.sinks[%d]", i)
+		errs = append(errs, c.validateSink(field, s))
+		if first, dup := names[s.Name]; dup && s.Name != "" {
+			errs = append(errs, c.fieldErr(field+".name", "%q is the name of alerts.sinks[%d] too: allowed is a name no other sink has", s.Name, first))
+		}
+		names[s.Name] = i
 	}
 	return joinErrors(errs)
 }
 
+// validateSink reports every mistake of one sink, not only the first, so
+// that one run of check finds them all.
 func (c *Config) validateSink(field string, s Sink) error {
 	if !slices.Contains(sinkTypes, s.Type) {
 		return c.fieldErr(field+".type", "%q is not a sink type: allowed are %s", s.Type, strings.Join(sinkTypes, ", "))
 	}
+	var errs []error
+	for _, check := range []func(string, Sink) error{
+		c.validateSinkSettings, c.validateSinkName, c.validateGrouping, c.validateResend, c.validateDestination,
+	} {
+		errs = append(errs, check(field, s))
+	}
+	return joinErrors(errs)
+}
+
+func (c *Config) validateSinkSettings(field string, s Sink) error {
+	var errs []error
 	if s.Timeout <= 0 {
-		return c.fieldErr(field+".timeout", "%v: allowed is a positive duration", s.Timeout)
+		errs = append(errs, c.fieldErr(field+".timeout", "%v: allowed is a positive duration", s.Timeout))
 	}
 	if s.MinSeverity != "" && s.MinSeverity != "warning" && s.MinSeverity != "critical" {
-		return c.fieldErr(field+".min_severity", "%q is not a severity: allowed are warning and critical (empty sends all)", s.MinSeverity)
+		errs = append(errs, c.fieldErr(field+".min_severity", "%q is not a severity: allowed are warning and critical (empty sends all)", s.MinSeverity))
 	}
 	if s.Secret != "" && s.Type != "webhook" {
-		return c.fieldErr(field+".secret", "is set on a %s sink: only webhook sinks are signed", s.Type)
+		errs = append(errs, c.fieldErr(field+".secret", "is set on a %s sink: only webhook sinks are signed", s.Type))
 	}
+	if s.Type == "alertmanager" && !s.Resolved() {
+		errs = append(errs, c.fieldErr(field+".send_resolved", "is false on an alertmanager sink: allowed is true (the default), which is how its alerts resolve"))
+	}
+	return joinErrors(errs)
+}
+
+func (c *Config) validateSinkName(field string, s Sink) error {
+	switch {
+	case s.Name == "":
+		return nil
+	case s.Type == "stdout" || s.Type == "file":
+		return c.fieldErr(field+".name", "is set on a %s sink: only push sinks (webhook, slack, alertmanager) are named", s.Type)
+	case !sinkNameRE.MatchString(s.Name):
+		return c.fieldErr(field+".name", "%q: allowed are 1 to 40 letters, digits, - and _", s.Name)
+	}
+	return nil
+}
+
+func (c *Config) validateGrouping(field string, s Sink) error {
 	if s.GroupWait != nil && s.Type != "slack" {
 		return c.fieldErr(field+".group_wait", "is set on a %s sink: only slack sinks group alerts (alertmanager groups them itself)", s.Type)
 	}
 	if w := s.Grouping(); w < 0 || w > maxGroupWait {
 		return c.fieldErr(field+".group_wait", "%v is out of range: allowed is 0s (no grouping) to %v (default %v)", w, maxGroupWait, DefaultGroupWait)
 	}
-	if s.Type == "alertmanager" && !s.Resolved() {
-		return c.fieldErr(field+".send_resolved", "is false on an alertmanager sink: allowed is true (the default), which is how its alerts resolve")
-	}
-	if err := c.validateResend(field, s); err != nil {
-		return err
-	}
+	return nil
+}
+
+// validateDestination checks where a sink delivers: a file's path, a
+// push sink's URL and signing secret.
+func (c *Config) validateDestination(field string, s Sink) error {
 	switch s.Type {
 	case "file":
 		if s.Path == "" {
 			return c.fieldErr(field+".path", "is empty: a file sink needs the path to append alerts to")
 		}
 	case "webhook", "slack", "alertmanager":
-		if err := c.validateSecret(field+".secret", s.Secret); err != nil {
-			return err
+		errs := []error{c.validateSecret(field+".secret", s.Secret)}
+		if _, unset := c.unsetEnv[field+".url"]; !unset {
+			// An unset variable is reported by SinkErrors, for the
+			// commands that need the sinks.
+			errs = append(errs, c.validateURL(field+".url", s.URL))
 		}
-		if _, unset := c.unsetEnv[field+".url"]; unset {
-			return nil // SinkErrors reports it, for the commands that need it
-		}
-		return c.validateURL(field+".url", s.URL)
+		return joinErrors(errs)
 	}
 	return nil
 }

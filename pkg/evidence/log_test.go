@@ -119,10 +119,23 @@ func TestVerifyTamper(t *testing.T) {
 					t.Fatal(err)
 				}
 			}},
+		// A crash during an append: the head file still names the entry
+		// before.
 		{name: "torn last line", kind: Torn, seq: 5, wantLine: 5,
-			damage: func(t *testing.T, dir string, _ []string) {
+			damage: func(t *testing.T, dir string, chains []string) {
 				lines := logLines(t, dir)
 				lines[4] = lines[4][:len(lines[4])/2]
+				rewrite(t, dir, lines)
+				h := fmt.Sprintf(`{"seq":4,"hash":%q,"first":1}`+"\n", chains[3])
+				if err := os.WriteFile(filepath.Join(dir, HeadFile), []byte(h), 0o640); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		// Bytes cut off an entry the head file names as written whole.
+		{name: "last line cut short", kind: Truncated, seq: 5, wantLine: 5,
+			damage: func(t *testing.T, dir string, _ []string) {
+				lines := logLines(t, dir)
+				lines[4] = lines[4][:len(lines[4])-20]
 				rewrite(t, dir, lines)
 			}},
 	}
@@ -198,5 +211,14 @@ func TestRotation(t *testing.T) {
 	}
 	if _, err := Verify(VerifyOptions{File: filepath.Join(dir, LogFile)}); err != nil {
 		t.Errorf("one segment alone: %v", err)
+	}
+}
+
+func TestVerifyRefusesAMalformedHead(t *testing.T) {
+	dir, _ := writeLog(t, 2, LogOptions{})
+	_, err := Verify(VerifyOptions{Dir: dir, Head: "deadbeef"})
+	var p *Problem
+	if err == nil || errors.As(err, &p) || !strings.Contains(err.Error(), "is not a chain hash") {
+		t.Errorf("Verify with --head deadbeef: %v; want a usage error, not a finding about the log", err)
 	}
 }

@@ -67,13 +67,17 @@ type VerifyOptions struct {
 // from each entry to the next, then the end of the log against HeadFile
 // and opts.Head. It returns the first Problem found, or a Summary.
 func Verify(opts VerifyOptions) (Summary, error) {
+	if opts.Head != "" && !isHash(opts.Head) {
+		return Summary{}, fmt.Errorf("--head %q is not a chain hash: allowed are the 64 hex digits of an alert's chain field", opts.Head)
+	}
 	files, head, err := opts.files()
 	if err != nil {
 		return Summary{}, err
 	}
 	v := &verifier{want: opts.Head, prevHash: Genesis, anyStart: opts.File != ""}
-	if head != nil && head.First > 1 {
-		v.from = head.First
+	if head != nil {
+		v.headSeq = head.Seq
+		v.from = max(head.First, 1)
 	}
 	for _, f := range files {
 		if err := v.file(f); err != nil {
@@ -113,6 +117,7 @@ func (o VerifyOptions) files() ([]string, *Head, error) {
 }
 
 type verifier struct {
+	headSeq  uint64 // the head file's last entry, 0 without one
 	want     string // opts.Head
 	found    bool   // an entry has hash want
 	from     uint64 // first seq kept, when older segments were removed
@@ -141,13 +146,25 @@ func (v *verifier) file(path string) error {
 		}
 		p := &Problem{File: path, Line: line, Seq: v.seq + 1}
 		if err == io.EOF {
-			p.Kind, p.Detail = Torn, "the last line is incomplete: an append interrupted by a crash (sentinel cuts it at its next start; its alert was not sent)"
-			return p
+			return v.incomplete(p)
 		}
 		if err := v.entry(b[:len(b)-1], p); err != nil {
 			return err
 		}
 	}
+}
+
+// incomplete reports a last line without its end. A crash during an
+// append leaves one, before the head file names it and before its alert
+// is sent; an entry the head file already names was whole once, so its
+// end was cut off since.
+func (v *verifier) incomplete(p *Problem) error {
+	if v.headSeq >= p.Seq {
+		p.Kind, p.Detail = Truncated, fmt.Sprintf("the last line is incomplete, but the head file says entry %d was written whole: the log was cut", v.headSeq)
+		return p
+	}
+	p.Kind, p.Detail = Torn, "the last line is incomplete: an append interrupted by a crash (sentinel cuts it at its next start; its alert was not sent)"
+	return p
 }
 
 // entry checks one line against its own hash and the chain.

@@ -28,6 +28,9 @@ type Data struct {
 	Sources         []string // the files replayed, as named
 	Lines, Rejected int64
 	Alerts          []alert.Alert
+	// Ends are the back-to-normal notices, whose excess is their whole
+	// incident's: an alert's is only the excess when it was raised.
+	Ends []alert.Alert
 	// Series holds the entities' windows; nil gives a report without
 	// charts or volume tables.
 	Series *Recorder
@@ -82,7 +85,7 @@ func build(d Data) (*view, error) {
 	v.Dropped = rec.Dropped()
 	v.Bucket, v.Window = shortDuration(rec.Bucket()), shortDuration(rec.Window())
 	v.TopTokens, v.TopIPs = rec.Top(alert.EntityToken, TopN), rec.Top(alert.EntityIP, TopN)
-	groups := alertedEntities(d.Alerts)
+	groups := alertedEntities(d.Alerts, d.Ends)
 	if len(groups) > MaxCharts {
 		v.Uncharted = len(groups) - MaxCharts
 		groups = groups[:MaxCharts]
@@ -104,10 +107,11 @@ type group struct {
 	excess      float64
 }
 
-// alertedEntities groups the token and address alerts by entity, the
-// largest excess first, then the earliest alert: the likeliest leaks
+// alertedEntities groups the token and address alerts by entity, with
+// the largest excess of their alerts and incidents' ends, the largest
+// excess first, then the earliest alert: the likeliest leaks
 // lead the report.
-func alertedEntities(alerts []alert.Alert) []*group {
+func alertedEntities(alerts, ends []alert.Alert) []*group {
 	by := make(map[[2]string]*group)
 	var out []*group
 	for _, a := range alerts {
@@ -123,6 +127,11 @@ func alertedEntities(alerts []alert.Alert) []*group {
 		}
 		g.alerts = append(g.alerts, a)
 		g.excess = max(g.excess, a.Excess)
+	}
+	for _, n := range ends {
+		if g := by[[2]string{n.Entity, n.Key}]; g != nil {
+			g.excess = max(g.excess, n.Excess)
+		}
 	}
 	slices.SortStableFunc(out, func(a, b *group) int { return cmp.Compare(b.excess, a.excess) })
 	return out

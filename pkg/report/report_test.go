@@ -218,3 +218,20 @@ func TestRecorderCapsEntities(t *testing.T) {
 		t.Fatal("the busy token was dropped")
 	}
 }
+
+// An entity's excess is its whole incident's, from its back-to-normal
+// notice, not the excess its first alert saw when raised.
+func TestReportTakesTheIncidentsExcess(t *testing.T) {
+	alerts := sampleAlerts()
+	end := alerts[0]
+	end.Status, end.Excess = alert.StatusResolved, 38500
+	html := render(t, Data{Alerts: alerts, Ends: []alert.Alert{end}, Series: fleet(5, 180, 90)})
+	i := strings.Index(html, `id="token-tok0"`)
+	if i < 0 {
+		t.Fatal("no section for tok0")
+	}
+	section := html[i : i+strings.Index(html[i:], "</section>")]
+	if !strings.Contains(section, "38,500 messages above expected") && !strings.Contains(section, "38500 messages above expected") {
+		t.Errorf("tok0's section does not give its incident's 38,500 messages:\n%.300s", section)
+	}
+}

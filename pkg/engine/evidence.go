@@ -53,7 +53,10 @@ func newKeeper(opts EvidenceOptions, ps *parsers, emit func(*alert.Alert, *evide
 // keep offers the current line to w's capture when w may alert.
 func (c *core) keep(w *features.Window, r *ingest.Record) {
 	k := c.keeper
-	if k == nil || len(k.line) == 0 || !c.det.Near(w) {
+	if k == nil || len(k.line) == 0 {
+		return
+	}
+	if !k.capture.Holds(int(w.Kind), w.Key, w.Start) && !c.det.Near(w) {
 		return
 	}
 	k.capture.Add(int(w.Kind), w.Key, w.Start, w.End, k.line, k.rawCred(), r.Cred.FP)

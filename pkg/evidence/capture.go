@@ -78,6 +78,15 @@ func NewCapture(opts CaptureOptions) *Capture {
 	return &Capture{opts: opts.withDefaults(), wins: make(map[winKey]*captured)}
 }
 
+// Holds reports whether the window of kind, key and start has begun
+// keeping lines: from then on every line of it is kept (up to the caps),
+// even while its thresholds, which move within a window as it passes its
+// floors, would not call it near.
+func (c *Capture) Holds(kind int, key string, start time.Time) bool {
+	_, ok := c.wins[winKey{kind, key, start.UnixNano()}]
+	return ok
+}
+
 // Add offers a line of the window of kind and key that starts at start
 // and ends at end. token is the raw credential the line carried (empty
 // when none) and fp its fingerprint: the line is kept with every

@@ -76,6 +76,9 @@ type AlertmanagerOptions struct {
 	MaxIncidents int
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
+	// StateFile, when set, keeps the firing incidents across restarts
+	// and reloads: read at start, rewritten when they change.
+	StateFile string
 	// Logger receives the re-sends' state changes (failing, recovered,
 	// incidents forgotten).
 	Logger zerolog.Logger
@@ -100,6 +103,7 @@ type Alertmanager struct {
 	incidents map[string]*incident
 	full      bool // the last insert had to evict, for logging
 	failing   bool // the last re-send failed, for logging
+	unsaved   bool // the last save failed, for logging
 
 	stop   context.CancelFunc
 	ctx    context.Context
@@ -161,6 +165,11 @@ func NewAlertmanager(o AlertmanagerOptions) (*Alertmanager, error) {
 		lock:      make(chan struct{}, 1),
 		ctx:       ctx, stop: stop, done: make(chan struct{}),
 	}
+	if err := am.load(); err != nil {
+		// Alerts matter more than the incidents of the last run, which
+		// lapse at their endsAt.
+		am.log.Warn().Err(err).Msg("alertmanager: starting without the incidents of the last run")
+	}
 	go am.resendLoop()
 	return am, nil
 }
@@ -206,6 +215,7 @@ func (am *Alertmanager) Send(ctx context.Context, a *Alert) error {
 	} else {
 		out = am.fire(a, now)
 	}
+	am.save()
 	return am.post(ctx, []amAlert{out})
 }
 
@@ -432,6 +442,7 @@ func (am *Alertmanager) forget(now time.Time) {
 		}
 	}
 	if n > 0 {
+		am.save()
 		am.log.Info().Int("forgotten", n).
 			Msg("alertmanager incidents not updated for long are no longer re-sent; they resolve at their endsAt")
 	}

@@ -574,3 +574,41 @@ func TestAlertmanagerLapsesIncidentsWithoutNotice(t *testing.T) {
 		t.Error("the ewma incident, which a notice will end, was dropped at the lapse")
 	}
 }
+
+// The firing incidents outlive the sink: a restart (or the sink a reload
+// builds) reads them and goes on re-sending them, so Alertmanager does
+// not resolve an exfiltration still going on; a resolved one is gone.
+func TestAlertmanagerKeepsIncidentsAcrossARestart(t *testing.T) {
+	rec := &amRecorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	state := filepath.Join(t.TempDir(), "alertmanager.json")
+	open := func() *Alertmanager {
+		s, err := NewAlertmanager(AlertmanagerOptions{URL: srv.URL, Resend: time.Hour, StateFile: state})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	going, over := amTestAlert(SeverityWarning), amTestAlert(SeverityWarning)
+	over.Key = "bbbbbbbbbbbb"
+	send(t, s, going)
+	send(t, s, over)
+	ended := *over
+	ended.Status = StatusResolved
+	send(t, s, &ended)
+	s.Close()
+
+	s = open()
+	defer s.Close()
+	if _, ok := s.incidents[incidentKey(going)]; !ok || len(s.incidents) != 1 {
+		t.Fatalf("incidents after the restart %v, want only the one still firing", keys(s.incidents))
+	}
+	s.resend()
+	batches, _ := rec.posted()
+	last := batches[len(batches)-1]
+	if len(last) != 1 || last[0].Labels["key"] != going.Key || !last[0].EndsAt.After(time.Now()) {
+		t.Errorf("re-send after the restart posted %+v, want the firing incident with an endsAt ahead", last)
+	}
+}

@@ -163,7 +163,7 @@ func Dispatcher(c *config.Config, ob alert.Outbox, stdout io.Writer, log zerolog
 	}
 	specs := make([]alert.SinkSpec, 0, len(c.Alerts.Sinks))
 	for i, s := range c.Alerts.Sinks {
-		spec, err := sink(s, stdout, log)
+		spec, err := sink(s, stdout, amStateFile(c, ob, s), log)
 		if err != nil {
 			closeSinks(specs)
 			return nil, fmt.Errorf("alerts.sinks[%d]: %w", i, err)
@@ -189,7 +189,17 @@ func closeSinks(specs []alert.SinkSpec) {
 	}
 }
 
-func sink(s config.Sink, stdout io.Writer, log zerolog.Logger) (alert.SinkSpec, error) {
+// amStateFile is where an alertmanager sink keeps its firing incidents:
+// in the state directory of a daemon, which has an outbox there, and
+// nowhere for the other commands.
+func amStateFile(c *config.Config, ob alert.Outbox, s config.Sink) string {
+	if ob == nil || s.Type != "alertmanager" {
+		return ""
+	}
+	return filepath.Join(c.StateDir, strings.ReplaceAll(s.Key(), ":", "-")+".json")
+}
+
+func sink(s config.Sink, stdout io.Writer, amState string, log zerolog.Logger) (alert.SinkSpec, error) {
 	switch s.Type {
 	case "stdout":
 		return alert.SinkSpec{Sink: alert.NewWriterSink("stdout", stdout)}, nil
@@ -213,7 +223,7 @@ func sink(s config.Sink, stdout io.Writer, log zerolog.Logger) (alert.SinkSpec, 
 		return alert.SinkSpec{Sink: sl, Push: true}, nil
 	case "alertmanager":
 		am, err := alert.NewAlertmanager(alert.AlertmanagerOptions{
-			Name: s.Name, URL: s.URL, Headers: s.Headers, Timeout: s.Timeout, Resend: s.Resend,
+			Name: s.Name, URL: s.URL, StateFile: amState, Headers: s.Headers, Timeout: s.Timeout, Resend: s.Resend,
 			Version: Version, Logger: log,
 		})
 		if err != nil {

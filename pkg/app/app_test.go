@@ -147,7 +147,7 @@ func TestAlertmanagerSinkIsAPushSink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := sink(c.Alerts.Sinks[0], io.Discard, zerolog.Nop())
+	spec, err := sink(c.Alerts.Sinks[0], io.Discard, "", zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,9 @@ func verifyCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if fs.NArg() > 1 {
 		return usageErr("at most one FILE, got %d", fs.NArg())
 	}
+	if *head != "" && !evidence.IsHash(*head) {
+		return usageErr("--head %q is not a chain hash: give the 64 hex digits of an alert's chain field", *head)
+	}
 	opts := evidence.VerifyOptions{Dir: *dir, File: fs.Arg(0), Head: *head}
 	if opts.File == "" && opts.Dir == "" {
 		cfg, err := loadConfig(*cfgPath)

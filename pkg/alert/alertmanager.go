@@ -386,6 +386,11 @@ func (am *Alertmanager) resendLoop() {
 	defer close(am.done)
 	t := time.NewTicker(am.opts.Resend)
 	defer t.Stop()
+	// Incidents read back at start have an endsAt set before the stop,
+	// which a long restart may have brought near: re-send them now.
+	if am.hasIncidents() {
+		am.resend()
+	}
 	for {
 		select {
 		case <-am.ctx.Done():
@@ -394,6 +399,12 @@ func (am *Alertmanager) resendLoop() {
 			am.resend()
 		}
 	}
+}
+
+func (am *Alertmanager) hasIncidents() bool {
+	am.lock <- struct{}{}
+	defer func() { <-am.lock }()
+	return len(am.incidents) > 0
 }
 
 // resend forgets the incidents not updated for Forget and posts the

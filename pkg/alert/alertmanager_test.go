@@ -600,12 +600,17 @@ func TestAlertmanagerKeepsIncidentsAcrossARestart(t *testing.T) {
 	send(t, s, &ended)
 	s.Close()
 
+	before, _ := rec.posted()
 	s = open()
 	defer s.Close()
+	// Re-sent at once, not an interval (here an hour) later: a long
+	// restart may have brought the endsAt set before it near.
+	eventually(t, "the re-send at start", func() bool { b, _ := rec.posted(); return len(b) > len(before) })
+	s.lock <- struct{}{}
 	if _, ok := s.incidents[incidentKey(going)]; !ok || len(s.incidents) != 1 {
 		t.Fatalf("incidents after the restart %v, want only the one still firing", keys(s.incidents))
 	}
-	s.resend()
+	<-s.lock
 	batches, _ := rec.posted()
 	last := batches[len(batches)-1]
 	if len(last) != 1 || last[0].Labels["key"] != going.Key || !last[0].EndsAt.After(time.Now()) {

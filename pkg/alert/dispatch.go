@@ -534,7 +534,8 @@ func (d *Dispatcher) deliverStored(w *worker) bool {
 		return false
 	}
 	batch := []Stored{st}
-	if w.groups != nil {
+	// A notice goes alone, so it need not wait for company.
+	if w.groups != nil && st.Alert.Status != StatusResolved {
 		batch = d.gather(w, st)
 	}
 	giveUp := st.StoredAt.Add(d.opts.RetryFor)

@@ -302,6 +302,9 @@ func (c *Config) validateDestination(field string, s Sink) error {
 		}
 	case "webhook", "slack", "alertmanager":
 		errs := []error{c.validateSecret(field+".secret", s.Secret)}
+		if s.Path != "" {
+			errs = append(errs, c.fieldErr(field+".path", "is set on a %s sink: only file sinks have a path (this one posts to its url)", s.Type))
+		}
 		if _, unset := c.unsetEnv[field+".url"]; !unset {
 			// An unset variable is reported by SinkErrors, for the
 			// commands that need the sinks.

@@ -416,6 +416,10 @@ func split(line []byte) (body []byte, hash string, err error) {
 	return body, hash, nil
 }
 
+// IsHash reports whether s is written as a chain hash: 64 lowercase hex
+// digits.
+func IsHash(s string) bool { return isHash(s) }
+
 func isHash(s string) bool {
 	if len(s) != sha256.Size*2 {
 		return false

@@ -76,6 +76,7 @@ func Verify(opts VerifyOptions) (Summary, error) {
 	}
 	v := &verifier{want: opts.Head, prevHash: Genesis, anyStart: opts.File != ""}
 	if head != nil {
+		v.headKnown = true
 		v.headSeq = head.Seq
 		v.from = max(head.First, 1)
 	}
@@ -117,16 +118,17 @@ func (o VerifyOptions) files() ([]string, *Head, error) {
 }
 
 type verifier struct {
-	headSeq  uint64 // the head file's last entry, 0 without one
-	want     string // opts.Head
-	found    bool   // an entry has hash want
-	from     uint64 // first seq kept, when older segments were removed
-	n        int
-	first    uint64
-	seq      uint64 // last entry's
-	prevHash string // last entry's hash
-	anyStart bool   // one file checked alone may be a later segment
-	seen     map[uint64]string
+	headSeq   uint64 // the head file's last entry, 0 without one
+	headKnown bool   // there is a head file to tell a tear from a cut
+	want      string // opts.Head
+	found     bool   // an entry has hash want
+	from      uint64 // first seq kept, when older segments were removed
+	n         int
+	first     uint64
+	seq       uint64 // last entry's
+	prevHash  string // last entry's hash
+	anyStart  bool   // one file checked alone may be a later segment
+	seen      map[uint64]string
 }
 
 func (v *verifier) file(path string) error {
@@ -163,7 +165,10 @@ func (v *verifier) incomplete(p *Problem) error {
 		p.Kind, p.Detail = Truncated, fmt.Sprintf("the last line is incomplete, but the head file says entry %d was written whole: the log was cut", v.headSeq)
 		return p
 	}
-	p.Kind, p.Detail = Torn, "the last line is incomplete: an append interrupted by a crash (sentinel cuts it at its next start; its alert was not sent)"
+	p.Kind, p.Detail = Torn, "the last line is incomplete: an append interrupted by a crash, which sentinel cuts at its next start (its alert was not sent), or the file cut short; checked with its state directory, verify tells the two apart"
+	if v.headKnown {
+		p.Detail = "the last line is incomplete: an append interrupted by a crash, which sentinel cuts at its next start (its alert was not sent)"
+	}
 	return p
 }
 

@@ -170,7 +170,7 @@ func NewAlertmanager(o AlertmanagerOptions) (*Alertmanager, error) {
 		// lapse at their endsAt.
 		am.log.Warn().Err(err).Msg("alertmanager: starting without the incidents of the last run")
 	}
-	go am.resendLoop()
+	go am.resendLoop(len(am.incidents) > 0)
 	return am, nil
 }
 
@@ -382,13 +382,13 @@ func (am *Alertmanager) post(ctx context.Context, alerts []amAlert) error {
 
 // resendLoop re-posts the firing incidents every Resend interval until
 // Close.
-func (am *Alertmanager) resendLoop() {
+func (am *Alertmanager) resendLoop(loaded bool) {
 	defer close(am.done)
 	t := time.NewTicker(am.opts.Resend)
 	defer t.Stop()
 	// Incidents read back at start have an endsAt set before the stop,
 	// which a long restart may have brought near: re-send them now.
-	if am.hasIncidents() {
+	if loaded {
 		am.resend()
 	}
 	for {
@@ -399,12 +399,6 @@ func (am *Alertmanager) resendLoop() {
 			am.resend()
 		}
 	}
-}
-
-func (am *Alertmanager) hasIncidents() bool {
-	am.lock <- struct{}{}
-	defer func() { <-am.lock }()
-	return len(am.incidents) > 0
 }
 
 // resend forgets the incidents not updated for Forget and posts the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
@@ -81,7 +82,30 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	d := report.Data{Sources: replayedNames(sources), Alerts: alerts, Ends: ends, Series: rec}
 	d.Lines, d.Rejected, _ = stats.Lines()
+	if d.Zoom, err = zoomIn(ctx, opts, alerts, ends); err != nil {
+		return err
+	}
 	return writeHTMLReport(*reportPath, d)
+}
+
+// zoomIn replays the files a second time to record, window by window,
+// the alerted entities around their incidents: which windows matter is
+// known only once the alerts are. Replay is deterministic, so the second
+// pass sees the windows the first judged. Standard input cannot be read
+// twice; its report has the whole replay's charts only.
+func zoomIn(ctx context.Context, opts engine.ReplayOptions, alerts, ends []alert.Alert) (*report.Zoom, error) {
+	if len(alerts) == 0 || slices.ContainsFunc(opts.Sources, func(s engine.Source) bool { return slices.Contains(s.Paths, "-") }) {
+		return nil, nil
+	}
+	z := report.NewZoom(alerts, ends)
+	opts.Observe = func(o *engine.Observation) {
+		z.Observe(o.Kind, o.Key, o.Start, o.End, o.Messages, o.Expected, o.Threshold)
+	}
+	opts.Progress = nil
+	if _, err := engine.Replay(ctx, opts, func(*alert.Alert) {}); err != nil {
+		return nil, fmt.Errorf("replaying again for the report's close-ups: %w", err)
+	}
+	return z, nil
 }
 
 // writeHTMLReport writes the HTML report, replacing the file only once the

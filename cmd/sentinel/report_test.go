@@ -104,6 +104,11 @@ func TestReportRendersVolumeLines(t *testing.T) {
 	if out != plain || len(parseAlerts(t, out)) == 0 {
 		t.Fatal("--report changed the alerts on stdout, or there were none")
 	}
+	html, _ := os.ReadFile(path)
+	// Each charted entity also has its close-up, from the second pass.
+	if charts, zooms := strings.Count(string(html), `class="chart"`), strings.Count(string(html), `class="chart zoom"`); zooms == 0 || zooms != charts {
+		t.Errorf("%d whole-replay charts and %d close-ups, want one close-up each", charts, zooms)
+	}
 	img := screenshot(t, browser, path)
 	// Below the header: the first charts of the alerted entities.
 	charts := image.Rect(0, 300, img.Bounds().Dx(), img.Bounds().Dy())

@@ -45,6 +45,7 @@ code, .key { font-family: ui-monospace, monospace; }
 <h3>{{.Entity}} <span class="key">{{.Key}}</span>{{if .Hint}} (…{{.Hint}}){{end}}{{if .Label}} — {{.Label}}{{end}}</h3>
 <p>{{.Alerts}} alert(s), since {{.Since}}, {{num .Excess}} messages above expected.</p>
 {{if .NoSeries}}<p class="note">No window of this entity was recorded.</p>{{else}}<div class="chart">{{.SVG}}</div>{{end}}
+{{if .ZoomSVG}}<p class="note">Around the incident, window by window:</p><div class="chart zoom">{{.ZoomSVG}}</div>{{end}}
 </section>
 {{end}}
 {{if .Dropped}}<p class="note">{{.Dropped}} low-volume entities were not kept to bound memory; one that alerted is charted from its first window after.</p>{{end}}

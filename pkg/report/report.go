@@ -31,6 +31,9 @@ type Data struct {
 	// Ends are the back-to-normal notices, whose excess is their whole
 	// incident's: an alert's is only the excess when it was raised.
 	Ends []alert.Alert
+	// Zoom holds the alerted entities' windows around their incidents;
+	// nil charts the whole replay only.
+	Zoom *Zoom
 	// Series holds the entities' windows; nil gives a report without
 	// charts or volume tables.
 	Series *Recorder
@@ -69,6 +72,8 @@ type entityView struct {
 	Since                            string
 	SVG                              template.HTML
 	NoSeries                         bool
+	// ZoomSVG charts the incident window by window; empty without.
+	ZoomSVG template.HTML
 }
 
 func build(d Data) (*view, error) {
@@ -91,7 +96,7 @@ func build(d Data) (*view, error) {
 		groups = groups[:MaxCharts]
 	}
 	for _, g := range groups {
-		ev, err := entity(rec, g)
+		ev, err := entity(rec, d.Zoom, g)
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +142,7 @@ func alertedEntities(alerts, ends []alert.Alert) []*group {
 	return out
 }
 
-func entity(rec *Recorder, g *group) (entityView, error) {
+func entity(rec *Recorder, zoom *Zoom, g *group) (entityView, error) {
 	first := g.alerts[0]
 	ev := entityView{
 		Anchor: anchor(g.entity, g.key), Entity: g.entity, Key: g.key,
@@ -156,6 +161,13 @@ func entity(rec *Recorder, g *group) (entityView, error) {
 	// The SVG is ours: gonum escapes its text, and only numbers and
 	// fixed words are put in it.
 	ev.SVG = template.HTML(svg)
+	if zpts := zoom.series(g.entity, g.key); len(zpts) > 0 {
+		zsvg, err := chart(zpts, within(g.alerts, zpts), rec.Window())
+		if err != nil {
+			return ev, fmt.Errorf("charting %s %s around its incident: %w", g.entity, g.key, err)
+		}
+		ev.ZoomSVG = template.HTML(zsvg)
+	}
 	return ev, nil
 }
 

@@ -76,9 +76,9 @@ type AlertmanagerOptions struct {
 	MaxIncidents int
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
-	// StateFile, when set, keeps the firing incidents across restarts
-	// and reloads: read at start, rewritten when they change.
-	StateFile string
+	// Store, when set, keeps the firing incidents across restarts and
+	// reloads: read at start, saved when they change.
+	Store IncidentStore
 	// Logger receives the re-sends' state changes (failing, recovered,
 	// incidents forgotten).
 	Logger zerolog.Logger

@@ -1,7 +1,6 @@
 package alert
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/sentinel-project/sentinel/internal/testlog"
 )
 
 // The Debian package and binary the Alertmanager tests run.
@@ -117,7 +118,7 @@ receivers:
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	var out lockedBuffer
+	var out testlog.Buffer
 	cmd := exec.Command(bin,
 		"--config.file="+cfgPath,
 		"--storage.path="+filepath.Join(dir, "data"),
@@ -157,7 +158,7 @@ func freeAddr(t *testing.T) string {
 
 // waitReady polls /-/ready until Alertmanager answers 200, it exits, or
 // the deadline passes.
-func waitReady(t *testing.T, base string, exited <-chan struct{}, out *lockedBuffer) {
+func waitReady(t *testing.T, base string, exited <-chan struct{}, out *testlog.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -179,22 +180,6 @@ func waitReady(t *testing.T, base string, exited <-chan struct{}, out *lockedBuf
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // amGettable is the part of GET /api/v2/alerts the tests read.
 type amGettable struct {
@@ -575,6 +560,25 @@ func TestAlertmanagerLapsesIncidentsWithoutNotice(t *testing.T) {
 	}
 }
 
+// memStore is an IncidentStore in memory.
+type memStore struct {
+	mu  sync.Mutex
+	doc []byte
+}
+
+func (m *memStore) Load() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.doc, nil
+}
+
+func (m *memStore) Save(doc []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.doc = slices.Clone(doc)
+	return nil
+}
+
 // The firing incidents outlive the sink: a restart (or the sink a reload
 // builds) reads them and goes on re-sending them, so Alertmanager does
 // not resolve an exfiltration still going on; a resolved one is gone.
@@ -582,9 +586,9 @@ func TestAlertmanagerKeepsIncidentsAcrossARestart(t *testing.T) {
 	rec := &amRecorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	state := filepath.Join(t.TempDir(), "alertmanager.json")
+	store := &memStore{}
 	open := func() *Alertmanager {
-		s, err := NewAlertmanager(AlertmanagerOptions{URL: srv.URL, Resend: time.Hour, StateFile: state})
+		s, err := NewAlertmanager(AlertmanagerOptions{URL: srv.URL, Resend: time.Hour, Store: store})
 		if err != nil {
 			t.Fatal(err)
 		}

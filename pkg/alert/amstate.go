@@ -2,13 +2,22 @@ package alert
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"time"
 )
 
-// savedIncident is an incident as the Alertmanager sink keeps it on disk.
+// IncidentStore keeps an Alertmanager sink's firing incidents between
+// runs, as an opaque document: the daemon keeps it in its state
+// directory.
+type IncidentStore interface {
+	// Load returns what Save last stored, nil when nothing was.
+	Load() ([]byte, error)
+	// Save replaces what is stored, whole, so that a crash leaves the
+	// old document or the new one.
+	Save(doc []byte) error
+}
+
+// savedIncident is an incident as the Alertmanager sink stores it.
 type savedIncident struct {
 	Key     string        `json:"key"`
 	Alert   amAlert       `json:"alert"`
@@ -21,19 +30,16 @@ type savedIncident struct {
 // an exfiltration would let Alertmanager resolve it after a few minutes,
 // while it goes on.
 func (am *Alertmanager) load() error {
-	if am.opts.StateFile == "" {
+	if am.opts.Store == nil {
 		return nil
 	}
-	data, err := os.ReadFile(am.opts.StateFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading the firing alertmanager incidents: %w", err)
+	data, err := am.opts.Store.Load()
+	if err != nil || data == nil {
+		return err
 	}
 	var saved []savedIncident
 	if err := json.Unmarshal(data, &saved); err != nil {
-		return fmt.Errorf("reading the firing alertmanager incidents from %s: %w", am.opts.StateFile, err)
+		return fmt.Errorf("reading the firing alertmanager incidents: %w", err)
 	}
 	for _, s := range saved {
 		if len(am.incidents) >= am.opts.MaxIncidents {
@@ -44,18 +50,20 @@ func (am *Alertmanager) load() error {
 	return nil
 }
 
-// save writes the incidents, replacing the file whole so that a crash
-// leaves the old set or the new one. The lock is held; incidents change
-// at an alert or when forgotten, rarely enough to write them each time.
+// save stores the incidents. The lock is held; incidents change at an
+// alert or when forgotten, rarely enough to store them each time.
 func (am *Alertmanager) save() {
-	if am.opts.StateFile == "" {
+	if am.opts.Store == nil {
 		return
 	}
 	saved := make([]savedIncident, 0, len(am.incidents))
 	for k, inc := range am.incidents {
 		saved = append(saved, savedIncident{Key: k, Alert: inc.alert, Updated: inc.updated, Lapse: inc.lapse})
 	}
-	err := writeFileAtomic(am.opts.StateFile, saved)
+	data, err := json.Marshal(saved)
+	if err == nil {
+		err = am.opts.Store.Save(data)
+	}
 	if err == nil {
 		am.unsaved = false
 		return
@@ -64,19 +72,4 @@ func (am *Alertmanager) save() {
 		am.unsaved = true
 		am.log.Error().Err(err).Msg("alertmanager: cannot save the firing incidents; a restart would let them lapse")
 	}
-}
-
-func writeFileAtomic(path string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encoding: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o640); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("replacing %s: %w", path, err)
-	}
-	return nil
 }

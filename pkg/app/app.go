@@ -5,6 +5,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/sentinel-project/sentinel/pkg/config"
 	"github.com/sentinel-project/sentinel/pkg/engine"
 	"github.com/sentinel-project/sentinel/pkg/features"
+	"github.com/sentinel-project/sentinel/pkg/state"
 )
 
 // Version is set at build time with -ldflags "-X ...app.Version=...";
@@ -163,7 +165,7 @@ func Dispatcher(c *config.Config, ob alert.Outbox, stdout io.Writer, log zerolog
 	}
 	specs := make([]alert.SinkSpec, 0, len(c.Alerts.Sinks))
 	for i, s := range c.Alerts.Sinks {
-		spec, err := sink(s, stdout, amStateFile(c, ob, s), log)
+		spec, err := sink(s, stdout, incidentStore(c, ob, s), log)
 		if err != nil {
 			closeSinks(specs)
 			return nil, fmt.Errorf("alerts.sinks[%d]: %w", i, err)
@@ -189,17 +191,38 @@ func closeSinks(specs []alert.SinkSpec) {
 	}
 }
 
-// amStateFile is where an alertmanager sink keeps its firing incidents:
-// in the state directory of a daemon, which has an outbox there, and
-// nowhere for the other commands.
-func amStateFile(c *config.Config, ob alert.Outbox, s config.Sink) string {
+// incidentStore is where an alertmanager sink keeps its firing
+// incidents: a file in the state directory of a daemon, which has an
+// outbox there, and nowhere for the other commands.
+func incidentStore(c *config.Config, ob alert.Outbox, s config.Sink) alert.IncidentStore {
 	if ob == nil || s.Type != "alertmanager" {
-		return ""
+		return nil
 	}
-	return filepath.Join(c.StateDir, strings.ReplaceAll(s.Key(), ":", "-")+".json")
+	return fileStore(filepath.Join(c.StateDir, strings.ReplaceAll(s.Key(), ":", "-")+".json"))
 }
 
-func sink(s config.Sink, stdout io.Writer, amState string, log zerolog.Logger) (alert.SinkSpec, error) {
+// fileStore is an alert.IncidentStore in one file, replaced atomically.
+type fileStore string
+
+func (f fileStore) Load() ([]byte, error) {
+	data, err := os.ReadFile(string(f))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", f, err)
+	}
+	return data, nil
+}
+
+func (f fileStore) Save(doc []byte) error {
+	return state.WriteAtomic(string(f), func(w io.Writer) error {
+		_, err := w.Write(doc)
+		return err
+	})
+}
+
+func sink(s config.Sink, stdout io.Writer, incidents alert.IncidentStore, log zerolog.Logger) (alert.SinkSpec, error) {
 	switch s.Type {
 	case "stdout":
 		return alert.SinkSpec{Sink: alert.NewWriterSink("stdout", stdout)}, nil
@@ -223,7 +246,7 @@ func sink(s config.Sink, stdout io.Writer, amState string, log zerolog.Logger) (
 		return alert.SinkSpec{Sink: sl, Push: true}, nil
 	case "alertmanager":
 		am, err := alert.NewAlertmanager(alert.AlertmanagerOptions{
-			Name: s.Name, URL: s.URL, StateFile: amState, Headers: s.Headers, Timeout: s.Timeout, Resend: s.Resend,
+			Name: s.Name, URL: s.URL, Store: incidents, Headers: s.Headers, Timeout: s.Timeout, Resend: s.Resend,
 			Version: Version, Logger: log,
 		})
 		if err != nil {

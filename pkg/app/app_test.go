@@ -15,6 +15,7 @@ import (
 	"github.com/sentinel-project/sentinel/models"
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/config"
+	"github.com/sentinel-project/sentinel/pkg/outbox"
 	"github.com/sentinel-project/sentinel/pkg/detect"
 	"github.com/sentinel-project/sentinel/pkg/features"
 )
@@ -147,7 +148,7 @@ func TestAlertmanagerSinkIsAPushSink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := sink(c.Alerts.Sinks[0], io.Discard, "", zerolog.Nop())
+	spec, err := sink(c.Alerts.Sinks[0], io.Discard, nil, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,5 +172,26 @@ func TestDispatcherClosesBuiltSinksOnError(t *testing.T) {
 	}
 	if _, err := Dispatcher(c, nil, io.Discard, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), "alerts.sinks[1]") {
 		t.Fatalf("got %v, want the file sink's error", err)
+	}
+}
+
+// An alertmanager sink's incidents are kept in the state directory of a
+// daemon (one with an outbox) only, and come back as saved.
+func TestIncidentStoreInTheStateDirectory(t *testing.T) {
+	c := config.Default()
+	c.StateDir = t.TempDir()
+	am := config.Sink{Type: "alertmanager", URL: "http://127.0.0.1:9093"}
+	if incidentStore(c, nil, am) != nil {
+		t.Error("a command without an outbox keeps incidents on disk")
+	}
+	st := incidentStore(c, &outbox.Store{}, am)
+	if doc, err := st.Load(); doc != nil || err != nil {
+		t.Fatalf("first load: %q, %v; want nothing", doc, err)
+	}
+	if err := st.Save([]byte(`[{"key":"k"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if doc, err := st.Load(); string(doc) != `[{"key":"k"}]` || err != nil {
+		t.Errorf("load after save: %q, %v", doc, err)
 	}
 }

@@ -124,7 +124,7 @@ func (l *Log) recover() error {
 	}
 	whole := bytes.LastIndexByte(data, '\n') + 1
 	if whole < len(data) {
-		if err := cut(l.path(), int64(whole)); err != nil {
+		if err := state.TruncateFile(l.path(), int64(whole)); err != nil {
 			return fmt.Errorf("cutting the torn last line off the evidence log: %w", err)
 		}
 		l.Recovered.TornBytes = len(data) - whole
@@ -176,22 +176,6 @@ func (l *Log) lastOfSegments() (Entry, bool, error) {
 	}
 	e, ok := lastEntry(data)
 	return e, ok, nil
-}
-
-func cut(path string, size int64) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Truncate(size); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // lastEntry returns the last line of data that parses as an entry.

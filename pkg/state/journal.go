@@ -66,7 +66,7 @@ func (j *Journal) load() error {
 	}
 	whole := bytes.LastIndexByte(data, '\n') + 1
 	if whole < len(data) {
-		if err := truncateFile(j.path, int64(whole)); err != nil {
+		if err := TruncateFile(j.path, int64(whole)); err != nil {
 			return fmt.Errorf("cutting the torn last line off the alert journal: %w", err)
 		}
 	}
@@ -78,9 +78,9 @@ func (j *Journal) load() error {
 	return nil
 }
 
-// truncateFile cuts the file at path to size and syncs it, so that a
-// crash straight after does not bring the torn line back.
-func truncateFile(path string, size int64) error {
+// TruncateFile cuts the file at path to size and syncs it, so that a
+// crash straight after does not bring a torn line back.
+func TruncateFile(path string, size int64) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return err

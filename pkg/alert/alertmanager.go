@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -369,15 +368,9 @@ func amNumber(v float64) string {
 	return strconv.FormatFloat(finite(v), 'g', -1, 64)
 }
 
-// post sends alerts in one request. The caller holds mu.
+// post sends alerts in one request. The caller holds the lock.
 func (am *Alertmanager) post(ctx context.Context, alerts []amAlert) error {
-	body, err := json.Marshal(alerts)
-	if err != nil {
-		return &SendError{Sink: am.p.name, Err: fmt.Errorf("encoding alertmanager alerts: %w", err)}
-	}
-	h := http.Header{}
-	h.Set("User-Agent", am.userAgent)
-	return am.p.post(ctx, body, h)
+	return am.p.postJSON(ctx, alerts, am.userAgent, "alertmanager alerts")
 }
 
 // resendLoop re-posts the firing incidents every Resend interval until

@@ -3,6 +3,7 @@ package alert
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -92,6 +93,18 @@ func notTokenRune(r rune) bool {
 }
 
 // post sends body and returns nil on a 2xx answer, a *SendError otherwise.
+// postJSON posts v encoded as JSON with userAgent; what names it in the
+// error when it cannot be encoded, which no retry mends.
+func (p *poster) postJSON(ctx context.Context, v any, userAgent, what string) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return &SendError{Sink: p.name, Err: fmt.Errorf("encoding %s: %w", what, err)}
+	}
+	h := http.Header{}
+	h.Set("User-Agent", userAgent)
+	return p.post(ctx, body, h)
+}
+
 func (p *poster) post(ctx context.Context, body []byte, extra http.Header) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()

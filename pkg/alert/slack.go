@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -71,13 +70,7 @@ func (s *Slack) Send(ctx context.Context, a *Alert) error {
 }
 
 func (s *Slack) postMessage(ctx context.Context, m slackPayload) error {
-	body, err := json.Marshal(m)
-	if err != nil {
-		return &SendError{Sink: s.p.name, Err: fmt.Errorf("encoding slack message: %w", err)}
-	}
-	h := http.Header{}
-	h.Set("User-Agent", s.userAgent)
-	return s.p.post(ctx, body, h)
+	return s.p.postJSON(ctx, m, s.userAgent, "slack message")
 }
 
 type slackText struct {

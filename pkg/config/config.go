@@ -47,8 +47,7 @@ type Config struct {
 	// Evidence is the log of every alert's evidence; see evidence.go.
 	Evidence Evidence `yaml:"evidence"`
 
-	hash string
-	sum  string // SHA256's value
+	sum string // SHA256's value, empty for the defaults
 	// lines maps a field path to the line of its key, for messages.
 	lines map[string]int
 	// unsetEnv maps a sink field to the environment variable it names
@@ -264,17 +263,17 @@ func Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(data)
-	c.hash = hex.EncodeToString(sum[:8])
 	c.sum = hex.EncodeToString(sum[:])
 	return c, nil
 }
 
-// Hash identifies the configuration's text, for evidence and logs.
+// Hash identifies the configuration's text in logs: the first 16 hex
+// digits of SHA256, or "default".
 func (c *Config) Hash() string {
-	if c.hash == "" {
+	if c.sum == "" {
 		return "default"
 	}
-	return c.hash
+	return c.sum[:16]
 }
 
 func (c *Config) applyDefaults() {

@@ -56,7 +56,9 @@ func (c *core) keep(w *features.Window, r *ingest.Record) {
 	if k == nil || len(k.line) == 0 {
 		return
 	}
-	if !k.capture.Holds(int(w.Kind), w.Key, w.Start) && !c.det.Near(w) {
+	// Near is a few comparisons and false for nearly every line; the
+	// capture's map is looked up only then, and only once it holds any.
+	if !c.det.Near(w) && !k.capture.Holds(int(w.Kind), w.Key, w.Start) {
 		return
 	}
 	k.capture.Add(int(w.Kind), w.Key, w.Start, w.End, k.line, k.rawCred(), r.Cred.FP)

@@ -83,6 +83,9 @@ func NewCapture(opts CaptureOptions) *Capture {
 // even while its thresholds, which move within a window as it passes its
 // floors, would not call it near.
 func (c *Capture) Holds(kind int, key string, start time.Time) bool {
+	if len(c.wins) == 0 {
+		return false
+	}
 	_, ok := c.wins[winKey{kind, key, start.UnixNano()}]
 	return ok
 }

@@ -180,7 +180,6 @@ func waitReady(t *testing.T, base string, exited <-chan struct{}, out *testlog.B
 	}
 }
 
-
 // amGettable is the part of GET /api/v2/alerts the tests read.
 type amGettable struct {
 	Labels      map[string]string `json:"labels"`

@@ -15,9 +15,9 @@ import (
 	"github.com/sentinel-project/sentinel/models"
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/config"
-	"github.com/sentinel-project/sentinel/pkg/outbox"
 	"github.com/sentinel-project/sentinel/pkg/detect"
 	"github.com/sentinel-project/sentinel/pkg/features"
+	"github.com/sentinel-project/sentinel/pkg/outbox"
 )
 
 func TestDetectOptionsKeepDefaultsForUnsetFields(t *testing.T) {

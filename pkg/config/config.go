@@ -46,6 +46,8 @@ type Config struct {
 	Allow Allow `yaml:"allow"`
 	// Evidence is the log of every alert's evidence; see evidence.go.
 	Evidence Evidence `yaml:"evidence"`
+	// Ship is where `sentinel ship` sends the requests it reads.
+	Ship Ship `yaml:"ship"`
 
 	sum string // SHA256's value, empty for the defaults
 	// lines maps a field path to the line of its key, for messages.
@@ -59,6 +61,9 @@ type Config struct {
 type Source struct {
 	// Path is a file, a glob, or "-" for standard input.
 	Path string `yaml:"path"`
+	// Kafka reads the source from Kafka topics instead of a path; see
+	// kafka.go. Its format is "shipped" unless given.
+	Kafka *Kafka `yaml:"kafka"`
 	// Format is a preset name (see ingest.PresetNames); canonical by
 	// default. Mapping fields given override the preset's.
 	Format  string            `yaml:"format"`
@@ -284,6 +289,14 @@ func (c *Config) applyDefaults() {
 	}
 	setDefault(&c.CheckpointInterval, 30*time.Second)
 	setDefault(&c.Format, "canonical")
+	for _, src := range c.Sources {
+		if src.Kafka != nil {
+			src.Kafka.applyDefaults()
+		}
+	}
+	if c.Ship.To != nil {
+		c.Ship.To.applyDefaults()
+	}
 	setDefault(&c.Windows.Size, time.Minute)
 	setDefault(&c.Windows.Lateness, 30*time.Second)
 	setDefault(&c.Alerts.Horizon, 15*time.Minute)
@@ -323,6 +336,14 @@ var envRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
 // A variable that is unset or empty is recorded for SinkErrors and the
 // field keeps its "${NAME}" text.
 func (c *Config) expandEnv() {
+	for i, src := range c.Sources {
+		if src.Kafka != nil && src.Kafka.SASL != nil {
+			c.expandValue(&src.Kafka.SASL.Password, fmt.Sprintf("sources[%d].kafka.sasl.password", i))
+		}
+	}
+	if k := c.Ship.To; k != nil && k.SASL != nil {
+		c.expandValue(&k.SASL.Password, "ship.to.sasl.password")
+	}
 	for i := range c.Alerts.Sinks {
 		s := &c.Alerts.Sinks[i]
 		field := fmt.Sprintf("alerts.sinks[%d]", i)

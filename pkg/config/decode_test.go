@@ -21,7 +21,7 @@ func TestDecodeMistakesNameThePath(t *testing.T) {
 		want       []string
 	}{
 		{"misspelt source key", "sources:\n  - path: x\n    fromat: caddy\n",
-			[]string{"sources[0].fromat (line 3): unknown key; allowed keys are path, format, mapping, pull"}},
+			[]string{"sources[0].fromat (line 3): unknown key; allowed keys are path, kafka, format, mapping, pull"}},
 		{"misspelt key in a source mapping", "sources:\n  - path: x\n    mapping:\n      tokn: [a]\n",
 			[]string{"sources[0].mapping.tokn (line 4)", "allowed keys are time, token, key_id, ip,", "sample_rate_field"}},
 		{"misspelt key in a mapping's time", "mapping:\n  time:\n    path: [ts]\n",

@@ -69,6 +69,7 @@ func (c *Config) Validate() error {
 		c.validateAdmin(),
 		c.validateAllow(),
 		c.validateEvidence(),
+		c.validateShip(),
 	})
 }
 
@@ -100,8 +101,13 @@ func (c *Config) validateSources() error {
 	}
 	for i, s := range c.Sources {
 		field := fmt.Sprintf("sources[%d]", i)
-		if strings.TrimSpace(s.Path) == "" {
-			errs = append(errs, c.fieldErr(field+".path", "is empty: give a file, a glob, or - for standard input"))
+		switch {
+		case s.Kafka != nil && s.Path != "":
+			errs = append(errs, c.fieldErr(field+".path", "is given with kafka: a source is a path or Kafka topics, not both"))
+		case s.Kafka != nil:
+			errs = append(errs, s.Kafka.validate(field+".kafka", true, c.fieldErr)...)
+		case strings.TrimSpace(s.Path) == "":
+			errs = append(errs, c.fieldErr(field+".path", "is empty: give a file, a glob, or - for standard input, or kafka"))
 		}
 		// A source that inherits a broken top-level setting would only
 		// repeat its error.

@@ -64,6 +64,7 @@ type alertLine struct {
 	Detector string  `json:"detector"`
 	Feature  string  `json:"feature"`
 	Observed float64 `json:"observed"`
+	Expected float64 `json:"expected"`
 	At       string  `json:"at"`
 }
 

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/sentinel-project/sentinel/pkg/app"
+	"github.com/sentinel-project/sentinel/pkg/engine"
 )
 
 func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -23,7 +24,14 @@ func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	sources, err := app.Sources(c, fs.Args())
+	ks, err := app.Kafka(c, fs.Args())
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	var sources []engine.Source
+	if ks == nil {
+		sources, err = app.Sources(c, fs.Args())
+	}
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -31,7 +39,7 @@ func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	log.Info().Str("version", app.Version).Str("config_hash", c.Hash()).
 		Int("sources", len(sources)).Str("state_dir", c.StateDir).Msg("starting")
 	d := &app.Daemon{
-		ConfigPath: *cfgPath, Config: c, Sources: sources, Warm: warm,
+		ConfigPath: *cfgPath, Config: c, Sources: sources, Kafka: ks, Warm: warm,
 		Stdout: stdout, Log: log, Reload: hangups(ctx),
 	}
 	if err := d.Run(ctx); err != nil {

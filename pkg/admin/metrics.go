@@ -42,6 +42,8 @@ var (
 	linesCred     = desc("lines_with_credential_total", "Parsed lines that carried a credential, per source.", "source")
 	bytesLost     = desc("bytes_lost_total", "Bytes known lost before they were read (copytruncate's gap, over-long lines), per source.", "source")
 	bytesBehind   = desc("file_bytes_behind", "Bytes written to a followed file and not yet read.", "path")
+	kafkaLag      = desc("kafka_lag_messages", "Lines written to an owned Kafka partition and not yet read.", "partition")
+	kafkaStalls   = desc("kafka_reader_stalls_total", "Kafka partition readers replaced because they stopped delivering while lines were waiting.")
 	entities      = desc("entities", "Entities whose baselines are remembered, per kind.", "kind")
 	evicted       = desc("entities_evicted_total", "Entities forgotten, idle or to stay under the limits, per kind.", "kind")
 	untracked     = desc("lines_untracked_total", "Lines whose key was not tracked because its kind was at its limit (a flood of new keys), per kind.", "kind")
@@ -115,6 +117,12 @@ func collectStatus(ch chan<- prometheus.Metric, st *engine.Status) {
 	}
 	for path, n := range st.Behind {
 		gauge(ch, bytesBehind, float64(n), path)
+	}
+	for part, n := range st.Lag {
+		gauge(ch, kafkaLag, float64(n), part)
+	}
+	if st.Lag != nil {
+		counter(ch, kafkaStalls, float64(st.KafkaStalls))
 	}
 	gauge(ch, entities, float64(st.Tokens), "token")
 	gauge(ch, entities, float64(st.Addresses), "address")

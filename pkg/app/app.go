@@ -88,11 +88,17 @@ func Sources(c *config.Config, args []string) ([]engine.Source, error) {
 	}
 	out := make([]engine.Source, 0, len(c.Sources))
 	for i, s := range c.Sources {
+		if s.Kafka != nil {
+			continue // read by runStream, never as files
+		}
 		f, err := format(c, s)
 		if err != nil {
 			return nil, fmt.Errorf("sources[%d]: %w", i, err)
 		}
 		out = append(out, engine.Source{Paths: []string{s.Path}, Format: f})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no file sources: the configuration's sources are Kafka topics, which only sentinel run reads; name files on the command line")
 	}
 	return out, nil
 }
@@ -132,12 +138,15 @@ func argSources(c *config.Config, args []string) ([]engine.Source, error) {
 // or -1.
 func sourceOf(c *config.Config, path string) int {
 	for i, s := range c.Sources {
+		if s.Path == "" {
+			continue // a Kafka source
+		}
 		if ok, _ := filepath.Match(s.Path, path); ok || strings.HasPrefix(path, s.Path) {
 			return i
 		}
 	}
 	for i, s := range c.Sources {
-		if strings.HasPrefix(filepath.Base(path), filepath.Base(s.Path)) {
+		if s.Path != "" && strings.HasPrefix(filepath.Base(path), filepath.Base(s.Path)) {
 			return i
 		}
 	}

@@ -26,9 +26,11 @@ type Daemon struct {
 	ConfigPath string
 	Config     *config.Config
 	Sources    []engine.Source
-	Warm       []string
-	Stdout     io.Writer
-	Log        zerolog.Logger
+	// Kafka, when set, is the run's only source.
+	Kafka  *KafkaSource
+	Warm   []string
+	Stdout io.Writer
+	Log    zerolog.Logger
 	// Reload receives a value for each request to re-read the
 	// configuration (SIGHUP).
 	Reload <-chan struct{}
@@ -60,7 +62,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.running = p
-	runErr := engine.Run(ctx, d.runOptions(ctx, eo, p))
+	var runErr error
+	if d.Kafka != nil {
+		runErr = d.runStream(ctx, eo, p)
+	} else {
+		runErr = engine.Run(ctx, d.runOptions(ctx, eo, p))
+	}
 	d.stop(p)
 	return runErr
 }

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -132,10 +131,10 @@ func (r *runner) logSummary() {
 }
 
 type runner struct {
-	opts      RunOptions
-	log       zerolog.Logger
-	core      *core
-	journal   *state.Journal
+	opts RunOptions
+	log  zerolog.Logger
+	core *core
+	*gate
 	evlog     *evidence.Log // nil unless RunOptions.Evidence
 	unlock    func()        // releases the state directory
 	positions map[string]ingest.Position
@@ -143,16 +142,10 @@ type runner struct {
 	restored  bool
 
 	lastArrival time.Time
-	duplicates  int64
 	applyTime   time.Duration
 	writer      *checkpointWriter
 	warner      *rejectWarner
 	noCredSaid  map[string]bool
-
-	// inflight holds the ids delivered but not yet recorded, so that a
-	// repeat within this run is suppressed too.
-	mu       sync.Mutex
-	inflight map[string]bool
 }
 
 func newRunner(opts RunOptions) (*runner, error) {
@@ -174,9 +167,9 @@ func newRunner(opts RunOptions) (*runner, error) {
 		unlock()
 		return nil, err
 	}
-	r := &runner{opts: opts, log: opts.Logger, journal: j, unlock: unlock, positions: make(map[string]ingest.Position),
+	r := &runner{opts: opts, log: opts.Logger, gate: newGate(j, opts.Logger), unlock: unlock, positions: make(map[string]ingest.Position),
 		writer:     newCheckpointWriter(opts.StateDir, opts.Logger),
-		noCredSaid: map[string]bool{}, inflight: map[string]bool{}}
+		noCredSaid: map[string]bool{}}
 	r.core = newCore(opts.Options, r.deliver)
 	r.core.wallClock = opts.Now
 	r.core.clock.enable()
@@ -236,32 +229,6 @@ func (r *runner) restore() error {
 // recorded.
 func (r *runner) deliver(a *alert.Alert) {
 	r.deliverWith(a, nil)
-}
-
-// fresh reports whether the alert id was not raised before, and marks
-// it in flight when so.
-func (r *runner) fresh(id string) bool {
-	r.mu.Lock()
-	repeat := r.inflight[id] || r.journal.Seen(id)
-	if !repeat {
-		r.inflight[id] = true
-	}
-	r.mu.Unlock()
-	if repeat {
-		r.duplicates++
-	}
-	return !repeat
-}
-
-// recorded marks an alert raised; it runs on a sink's goroutine.
-func (r *runner) recorded(id string) {
-	if _, err := r.journal.Record(id); err != nil {
-		// The alert is written; a repeat after a crash is the worst case.
-		r.log.Error().Err(err).Msg("recording alert in journal")
-	}
-	r.mu.Lock()
-	delete(r.inflight, id)
-	r.mu.Unlock()
 }
 
 // warm replays historical files before the first live run.
@@ -459,19 +426,22 @@ func (r *runner) checkCredentials(source string) {
 // says nothing about event time, and closing windows then would turn
 // lines written during a downtime into late ones.
 func (r *runner) advanceQuiet() {
-	if r.lastArrival.IsZero() {
+	advanceQuiet(r.core, r.lastArrival, r.opts.Now(), r.opts.QuietAfter)
+}
+
+func advanceQuiet(c *core, lastArrival, now time.Time, quietAfter time.Duration) {
+	if lastArrival.IsZero() {
 		return
 	}
-	now := r.opts.Now()
-	idle := now.Sub(r.lastArrival)
-	if idle < r.opts.QuietAfter || now.Sub(r.core.maxEvent) > liveWithin+idle {
+	idle := now.Sub(lastArrival)
+	if idle < quietAfter || now.Sub(c.maxEvent) > liveWithin+idle {
 		return
 	}
-	est := r.core.maxEvent.Add(idle)
-	if est.Before(r.core.closeAt) {
+	est := c.maxEvent.Add(idle)
+	if est.Before(c.closeAt) {
 		return
 	}
-	r.core.advance(est.Add(-r.opts.Features.Lateness))
+	c.advance(est.Add(-c.opts.Features.Lateness))
 }
 
 // liveWithin is how close to the wall clock the latest event time must

@@ -32,6 +32,11 @@ type Status struct {
 	// Behind is, per followed file, the bytes written and not yet read.
 	Behind      map[string]int64
 	Checkpoints Checkpoints
+	// Lag is, per Kafka partition read ("topic/id"), the lines written
+	// and not yet read; KafkaStalls counts readers replaced because they
+	// stopped delivering. The consumer fills them in.
+	Lag         map[string]int64
+	KafkaStalls int64
 }
 
 // Checkpoints says how saving the checkpoint goes: at a million

@@ -29,6 +29,10 @@ type Options struct {
 	// Default 100,000: a flood of random keys within one window would
 	// otherwise open a window for each before any closes.
 	MaxNew int
+	// Skip names the kinds not counted at all: an instance reading a
+	// Kafka topic keyed by token sees only part of each address's
+	// traffic, and must not judge addresses on it.
+	Skip [NumKinds]bool
 }
 
 // Defaults of Options.
@@ -115,7 +119,8 @@ func (a *Aggregator) Options() Options { return a.opts }
 // A weight that is not positive counts as 1.
 func (a *Aggregator) Add(r *ingest.Record) (tok, ip *Window, late bool) {
 	hasTok, hasIP := r.Cred.FP != "", r.IP.IsValid()
-	if !hasTok && !hasIP {
+	countTok, countIP := hasTok && !a.opts.Skip[Token], hasIP && !a.opts.Skip[IP]
+	if !countTok && !countIP {
 		return nil, nil, false
 	}
 	start := floorTo(r.Time.UnixNano(), a.size)
@@ -134,13 +139,13 @@ func (a *Aggregator) Add(r *ingest.Record) (tok, ip *Window, late bool) {
 	if hasIP {
 		ih = hashAddr(r.IP)
 	}
-	if hasTok {
+	if countTok {
 		tok = a.tokWindow(th, r.Cred.FP, start)
 	}
 	if tok != nil {
 		a.addTok(tok, r, wt, ih)
 	}
-	if hasIP {
+	if countIP {
 		ip = a.ipWindow(ih, r.IP, start)
 	}
 	if ip != nil {

@@ -494,3 +494,18 @@ func TestDistinctPeersStayBoundedUnderAScan(t *testing.T) {
 		t.Fatalf("after a restart and one more token the distinct count is %v, want %v", restored.V[Peers], before+1)
 	}
 }
+
+func TestSkippedKindOpensNoWindowButStillCountsAsPeer(t *testing.T) {
+	a := New(Options{Skip: [NumKinds]bool{IP: true}})
+	tok, ip, _ := a.Add(rec(0, "aaaaaaaaaaaa", "192.0.2.1", 200, 5))
+	tok2, ip2, _ := a.Add(rec(time.Second, "aaaaaaaaaaaa", "192.0.2.2", 200, 5))
+	if ip != nil || ip2 != nil {
+		t.Fatal("an address window opened although addresses are skipped")
+	}
+	if tok == nil || tok2 != tok || tok.V[Peers] != 2 || tok.V[Messages] != 10 {
+		t.Fatalf("token window %+v: want one window with both records and 2 addresses as peers", tok)
+	}
+	if _, ip, _ := a.Add(rec(2*time.Second, "", "192.0.2.3", 401, 0)); ip != nil {
+		t.Error("a record with only an address opened a window")
+	}
+}

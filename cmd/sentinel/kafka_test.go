@@ -1,0 +1,225 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// startKafka runs an in-process Kafka cluster on loopback, speaking the
+// real wire protocol, with a topic "requests" of the partitions given.
+func startKafka(t *testing.T, partitions int32) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "requests"),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, "127.0.0.1:0") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return strings.Join(c.ListenAddrs(), ",")
+}
+
+// kcatProduce writes lines to the topic with Debian's kcat, an
+// independent client, each keyed by its token's fingerprint.
+func kcatProduce(t *testing.T, brokers string, lines []trafficLine) {
+	t.Helper()
+	if _, err := exec.LookPath("kcat"); err != nil {
+		t.Fatal("kcat is not installed: scripts/test installs Debian's kcat")
+	}
+	slices.SortStableFunc(lines, func(a, b trafficLine) int { return a.at.Compare(b.at) })
+	var in strings.Builder
+	for _, l := range lines {
+		in.WriteString(tokenOf(l.text) + "\t" + l.text)
+	}
+	cmd := exec.Command("kcat", "-P", "-b", brokers, "-t", "requests", "-K", "\t")
+	cmd.Stdin = strings.NewReader(in.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kcat -P: %v\n%s", err, out)
+	}
+}
+
+// tokenOf returns the fingerprint of a canonical line's token, its
+// partitioning key.
+func tokenOf(line string) string {
+	i := strings.Index(line, `"token":"`) + len(`"token":"`)
+	return fingerprintOf(line[i : i+strings.IndexByte(line[i:], '"')])
+}
+
+// kafkaConfig writes a configuration reading the topic in group, with
+// alerts to a file in dir.
+func kafkaConfig(t *testing.T, dir, brokers, group string) (cfg, alerts string) {
+	t.Helper()
+	alerts = filepath.Join(dir, "alerts.jsonl")
+	cfg = filepath.Join(dir, "sentinel.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: %s
+checkpoint_interval: 1s
+admin:
+  listen: 127.0.0.1:0
+log:
+  format: json
+sources:
+  - kafka:
+      brokers: [%s]
+      topics: [requests]
+      group: %s
+    format: canonical
+alerts:
+  sinks:
+    - type: file
+      path: %s
+`, filepath.Join(dir, "state"), brokers, group, alerts)), 0o600)
+	return cfg, alerts
+}
+
+// linesRead sums sentinel_lines_read_total over the partitions.
+func linesRead(t *testing.T, addr string) float64 {
+	f := scrape(t, addr)["sentinel_lines_read_total"]
+	if f == nil {
+		return 0
+	}
+	n := 0.0
+	for _, m := range f.Metric {
+		n += m.Counter.GetValue()
+	}
+	return n
+}
+
+func adminAddr(t *testing.T, d *daemon) string {
+	t.Helper()
+	return d.waitLog(t, "admin listener: /metrics, /healthz, /readyz")["addr"].(string)
+}
+
+func TestKafkaLinesProducedByKcatRaiseTheAlert(t *testing.T) {
+	brokers := startKafka(t, 4)
+	const leaked = "tok_live_kafkaLEAKEDtoken0001"
+	start := time.Now().Add(-125 * time.Minute)
+	lines := slices.Concat(steadyLines(leaked, "203.0.113.9", start, 120), burstLines(leaked, "203.0.113.9", start.Add(120*time.Minute)))
+	for i := range 3 {
+		lines = append(lines, steadyLines(fmt.Sprintf("tok_live_quietTOKEN%04d", i), fmt.Sprintf("198.51.100.%d", i+1), start, 125)...)
+	}
+	kcatProduce(t, brokers, lines)
+
+	dir := t.TempDir()
+	cfg, alerts := kafkaConfig(t, dir, brokers, "sentinel")
+	d := startDaemon(t, dir, nil, "run", "--config", cfg)
+	addr := adminAddr(t, d)
+	eventually(t, 60*time.Second, "the leaked token's alert", func() bool {
+		data, _ := os.ReadFile(alerts)
+		return strings.Contains(string(data), fingerprintOf(leaked))
+	})
+	eventually(t, 30*time.Second, "every line read", func() bool { return linesRead(t, addr) == float64(len(lines)) })
+	families := scrape(t, addr)
+	for p := range 4 {
+		if lag := value(families, "sentinel_kafka_lag_messages", fmt.Sprintf("partition=requests/%d", p)); lag != 0 {
+			t.Errorf("partition %d: lag %v once every line is read, want 0", p, lag)
+		}
+	}
+	d.cmd.Process.Signal(os.Interrupt)
+	d.cmd.Wait()
+	data, _ := os.ReadFile(alerts)
+	for _, a := range parseAlerts(t, string(data)) {
+		if a.Entity == "token" && a.Key != fingerprintOf(leaked) {
+			t.Errorf("alert on a steady token: %+v", a)
+		}
+	}
+	if logs := d.allLogs() + string(data); strings.Contains(logs, "tok_live_") {
+		t.Error("a raw token appears in the log or an alert")
+	}
+}
+
+// TestKafkaTakeoverCarriesBaselinesAndLosesNothing runs two instances in
+// one group over four partitions. Once both have learned their tokens,
+// one stops; the other takes its partitions over with their baselines,
+// and every token's burst is then alerted once, with the baseline the
+// stopped instance learned as its expected value.
+func TestKafkaTakeoverCarriesBaselinesAndLosesNothing(t *testing.T) {
+	brokers := startKafka(t, 4)
+	start := time.Now().Add(-125 * time.Minute)
+	var learn, then []trafficLine
+	var tokens []string
+	for i := range 8 {
+		tok, ip := fmt.Sprintf("tok_live_takeoverTOKEN%04d", i), fmt.Sprintf("198.51.100.%d", i+1)
+		tokens = append(tokens, tok)
+		learn = append(learn, steadyLines(tok, ip, start, 100)...)
+		then = append(then, steadyLines(tok, ip, start.Add(100*time.Minute), 20)...)
+		then = append(then, burstLines(tok, ip, start.Add(120*time.Minute))...)
+	}
+	kcatProduce(t, brokers, learn)
+
+	dirA, dirB := t.TempDir(), t.TempDir()
+	cfgA, alertsA := kafkaConfig(t, dirA, brokers, "sentinel")
+	cfgB, alertsB := kafkaConfig(t, dirB, brokers, "sentinel")
+	a := startDaemon(t, dirA, nil, "run", "--config", cfgA)
+	b := startDaemon(t, dirB, nil, "run", "--config", cfgB)
+	addrA, addrB := adminAddr(t, a), adminAddr(t, b)
+	owned := func(addr string) int {
+		f := scrape(t, addr)["sentinel_kafka_lag_messages"]
+		if f == nil {
+			return 0
+		}
+		return len(f.Metric)
+	}
+	eventually(t, 60*time.Second, "the two instances to split the partitions and read every line", func() bool {
+		return owned(addrA) == 2 && owned(addrB) == 2 && linesRead(t, addrA)+linesRead(t, addrB) == float64(len(learn))
+	})
+	readByA := linesRead(t, addrA)
+	a.cmd.Process.Signal(os.Interrupt)
+	if err := a.cmd.Wait(); err != nil {
+		t.Fatalf("instance A stopped with %v:\n%s", err, a.allLogs())
+	}
+	eventually(t, 60*time.Second, "instance B to own every partition", func() bool { return owned(addrB) == 4 })
+
+	kcatProduce(t, brokers, then)
+	eventually(t, 60*time.Second, "every line read", func() bool {
+		return readByA+linesRead(t, addrB) >= float64(len(learn)+len(then))
+	})
+	eventually(t, 60*time.Second, "every token's burst alerted", func() bool {
+		data, _ := os.ReadFile(alertsB)
+		n := 0
+		for _, tok := range tokens {
+			if strings.Contains(string(data), fingerprintOf(tok)) {
+				n++
+			}
+		}
+		return n == len(tokens)
+	})
+	readByB := linesRead(t, addrB)
+	b.cmd.Process.Signal(os.Interrupt)
+	b.cmd.Wait()
+
+	if got := readByA + readByB; got != float64(len(learn)+len(then)) {
+		t.Errorf("lines read by both: %v, want %d: none lost, none read twice", got, len(learn)+len(then))
+	}
+	dataA, _ := os.ReadFile(alertsA)
+	dataB, _ := os.ReadFile(alertsB)
+	if len(dataA) > 0 {
+		t.Errorf("instance A alerted while the traffic was steady:\n%s", dataA)
+	}
+	ids := map[string]int{}
+	learned := map[string]bool{}
+	for _, al := range parseAlerts(t, string(dataB)) {
+		ids[al.ID]++
+		t.Logf("%+v", al)
+		if al.Entity == "token" && al.Detector == "ewma" && al.Expected >= 5 && al.Expected <= 30 {
+			learned[al.Key] = true
+		}
+	}
+	for _, tok := range tokens {
+		if !learned[fingerprintOf(tok)] {
+			t.Errorf("%s: no alert against its learned baseline of ten messages a minute: its state did not move with its partition", fingerprintOf(tok))
+		}
+	}
+	for id, n := range ids {
+		if n > 1 {
+			t.Errorf("alert %s raised %d times", id, n)
+		}
+	}
+}

@@ -1,0 +1,462 @@
+package engine
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sentinel-project/sentinel/pkg/alert"
+	"github.com/sentinel-project/sentinel/pkg/detect"
+	"github.com/sentinel-project/sentinel/pkg/features"
+	"github.com/sentinel-project/sentinel/pkg/ingest"
+	"github.com/sentinel-project/sentinel/pkg/state"
+)
+
+// StreamOptions configure a live run over a partitioned log, such as
+// Kafka topics read in a consumer group.
+type StreamOptions struct {
+	Options
+	// Format is how every partition's lines are parsed.
+	Format Format
+	// StateDir holds the alert journal and the lock. The learned state is
+	// not kept there: it belongs to the partitions, and moves with them.
+	StateDir string
+	// Deliver, WaitRecorded, Now, QuietAfter, Status and Retune are as in
+	// RunOptions.
+	Deliver      func(a *alert.Alert, recorded func())
+	WaitRecorded func(ctx context.Context) error
+	Now          func() time.Time
+	QuietAfter   time.Duration
+	Status       func(*Status)
+	Retune       <-chan Retune
+}
+
+// Stream judges a partitioned log with one core per partition, the way
+// Kafka Streams runs one task per partition: a partition's learned state
+// (baselines, open windows, cooldowns) is its own, so when the partition
+// moves to another instance its state can move with it, and the new
+// owner carries on where the old one stopped.
+//
+// A consumer drives it from its own goroutines through Assigned, Apply,
+// Snapshot and Revoked; every change is made on the goroutine of Run, so
+// the same lines in the same order still give the same alerts.
+type Stream struct {
+	opts StreamOptions
+	log  zerolog.Logger
+	*gate
+	unlock  func()
+	parsers *parsers
+	warner  *rejectWarner
+	ops     chan func()
+	urgent  chan struct{}
+	tasks   map[ingest.Partition]*task
+	// gone keeps the counts of partitions no longer owned, so that the
+	// totals reported never go down.
+	gone      Stats
+	applyTime time.Duration
+}
+
+// task is one partition's share of the work.
+type task struct {
+	core        *core
+	source      string
+	next        int64 // offset just after the last line applied
+	lastArrival time.Time
+}
+
+// NewStream opens the journal in opts.StateDir and holds its lock.
+func NewStream(opts StreamOptions) (*Stream, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.QuietAfter <= 0 {
+		opts.QuietAfter = 5 * time.Second
+	}
+	if err := os.MkdirAll(opts.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	unlock, err := state.Lock(opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	j, err := state.OpenJournal(filepath.Join(opts.StateDir, journalFile), 0)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return &Stream{
+		opts: opts, log: opts.Logger, gate: newGate(j, opts.Logger), unlock: unlock,
+		parsers: newParsers([]Format{opts.Format}, func(string) int { return 0 }),
+		warner:  newRejectWarner(opts.Logger, time.Minute, opts.Now),
+		ops:     make(chan func(), 64),
+		urgent:  make(chan struct{}, 1),
+		tasks:   map[ingest.Partition]*task{},
+		gone:    *newStats(),
+	}, nil
+}
+
+// Close releases the journal and the state directory; call it after Run
+// returned.
+func (s *Stream) Close() {
+	s.journal.Close()
+	s.unlock()
+}
+
+// Run applies what the consumer hands over until ctx is done.
+func (s *Stream) Run(ctx context.Context) error {
+	quiet := time.NewTicker(time.Second)
+	defer quiet.Stop()
+	s.report()
+	for {
+		select {
+		case op := <-s.ops:
+			op()
+		case <-quiet.C:
+			s.tick()
+		case rt := <-s.opts.Retune:
+			for _, t := range s.tasks {
+				t.core.retune(rt)
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// Urgent signals that a partition raised an alert since its last
+// snapshot: the consumer should save the partitions soon, so that an
+// instance taking them over after a crash does not raise it again.
+func (s *Stream) Urgent() <-chan struct{} { return s.urgent }
+
+// do runs op on Run's goroutine and waits for it.
+func (s *Stream) do(ctx context.Context, op func()) error {
+	done := make(chan struct{})
+	select {
+	case s.ops <- func() { op(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Assigned takes over the partitions of a new generation of the group,
+// each from its saved state when it has one (nil when not), or from
+// nothing; partitions owned before and not named are given up. A
+// partition still owned whose saved state is the one it would save now
+// is kept as it is. It returns, per partition, the offset to read from,
+// or -1 where no state says: the group's committed offset then applies.
+func (s *Stream) Assigned(ctx context.Context, states map[ingest.Partition]*ingest.PartState) (map[ingest.Partition]int64, error) {
+	var starts map[ingest.Partition]int64
+	var err error
+	if e := s.do(ctx, func() { starts, err = s.assign(states) }); e != nil {
+		return nil, e
+	}
+	return starts, err
+}
+
+func (s *Stream) assign(states map[ingest.Partition]*ingest.PartState) (map[ingest.Partition]int64, error) {
+	var gone []ingest.Partition
+	for p := range s.tasks {
+		if _, ok := states[p]; !ok {
+			gone = append(gone, p)
+		}
+	}
+	s.revoke(gone)
+	starts := map[ingest.Partition]int64{}
+	var errs []error
+	for p, st := range states {
+		if t, ok := s.tasks[p]; ok && (st == nil || st.Offset == t.next) {
+			starts[p] = t.next
+			continue
+		}
+		t, err := s.newTask(p, st)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.tasks[p] = t
+		starts[p] = t.next
+	}
+	return starts, errors.Join(errs...)
+}
+
+func (s *Stream) newTask(p ingest.Partition, st *ingest.PartState) (*task, error) {
+	t := &task{source: SourceName(p), core: newCore(s.opts.Options, s.deliver), next: -1}
+	t.core.wallClock = s.opts.Now
+	t.core.clock.enable()
+	t.core.clock.expect(t.source, s.opts.Now())
+	t.core.stats.source(t.source)
+	if st == nil {
+		s.log.Info().Str("partition", p.String()).Msg("partition assigned with no saved state: learning from scratch")
+		return t, nil
+	}
+	if err := t.restore(st); err != nil {
+		return nil, fmt.Errorf("partition %s: %w", p, err)
+	}
+	s.log.Info().Str("partition", p.String()).Int64("offset", st.Offset).Time("event_time", t.core.maxEvent).
+		Int("bytes", len(st.Data)).Msg("partition assigned: restored its learned state")
+	return t, nil
+}
+
+// SourceName is the source name of a partition in counts and metrics.
+func SourceName(p ingest.Partition) string { return "kafka:" + p.String() }
+
+// Apply queues a batch of a partition's lines. It blocks while the loop
+// is behind, which holds the consumer back rather than buffering without
+// bound.
+func (s *Stream) Apply(ctx context.Context, b ingest.PartBatch) error {
+	select {
+	case s.ops <- func() { s.apply(b) }:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Stream) apply(b ingest.PartBatch) {
+	t, ok := s.tasks[b.Partition]
+	if !ok {
+		// Read before a revoke took the partition away: its new owner
+		// reads it from the saved offset.
+		return
+	}
+	start := time.Now()
+	defer func() { s.applyTime += time.Since(start) }()
+	raised := t.core.stats.Alerts
+	p, err := s.parsers.parse(ingest.Batch{Source: t.source, Lines: b.Lines})
+	if err != nil {
+		s.log.Error().Err(err).Str("source", t.source).Msg("parsing batch")
+		return
+	}
+	t.core.applyParsed(p)
+	s.warner.add(t.source, p.rejects)
+	t.next = b.Next
+	t.lastArrival = s.opts.Now()
+	if t.core.stats.Alerts > raised {
+		select {
+		case s.urgent <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Snapshot returns the state of the partitions named, each covering
+// every line handed to Apply before the call. Partitions not owned are
+// left out.
+func (s *Stream) Snapshot(ctx context.Context, parts []ingest.Partition) (map[ingest.Partition]ingest.PartState, error) {
+	if s.opts.WaitRecorded != nil {
+		// A snapshot must never cover lines whose alerts could still be
+		// lost; see runner.snapshot.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := s.opts.WaitRecorded(wctx); err != nil {
+			s.log.Warn().Err(err).Msg("partition state saved with alerts not yet recorded")
+		}
+		cancel()
+	}
+	out := map[ingest.Partition]ingest.PartState{}
+	var err error
+	e := s.do(ctx, func() {
+		for _, p := range parts {
+			t, ok := s.tasks[p]
+			if !ok || t.next < 0 {
+				continue
+			}
+			var data []byte
+			if data, err = t.encode(s.opts.Now()); err != nil {
+				return
+			}
+			out[p] = ingest.PartState{Offset: t.next, Data: data}
+		}
+	})
+	if e != nil {
+		return nil, e
+	}
+	return out, err
+}
+
+// Revoked gives partitions up: their state is dropped, and their counts
+// kept in the totals.
+func (s *Stream) Revoked(ctx context.Context, parts []ingest.Partition) error {
+	return s.do(ctx, func() { s.revoke(parts) })
+}
+
+func (s *Stream) revoke(parts []ingest.Partition) {
+	n := 0
+	for _, p := range parts {
+		t, ok := s.tasks[p]
+		if !ok {
+			continue
+		}
+		s.gone.Alerts += t.core.stats.Alerts
+		s.gone.Resolved += t.core.stats.Resolved
+		for name, src := range t.core.stats.Sources {
+			s.gone.source(name).add(src)
+		}
+		delete(s.tasks, p)
+		n++
+	}
+	if n > 0 {
+		s.log.Info().Int("partitions", n).Int("still_owned", len(s.tasks)).Msg("partitions given up")
+	}
+}
+
+// Owned lists the partitions owned now, sorted.
+func (s *Stream) Owned(ctx context.Context) []ingest.Partition {
+	var out []ingest.Partition
+	s.do(ctx, func() { out = slices.Collect(maps.Keys(s.tasks)) })
+	slices.SortFunc(out, func(a, b ingest.Partition) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// deliver passes on an alert not raised before by this instance; the
+// partition's cooldowns, saved with its state, keep the next owner from
+// raising it again.
+func (s *Stream) deliver(a *alert.Alert) {
+	if !s.fresh(a.ID) {
+		return
+	}
+	s.opts.Deliver(a, func() { s.recorded(a.ID) })
+}
+
+// tick closes windows as wall-clock time passes, per partition, and
+// reports.
+func (s *Stream) tick() {
+	now := s.opts.Now()
+	for _, t := range s.tasks {
+		t.core.tick(now)
+		advanceQuiet(t.core, t.lastArrival, now, s.opts.QuietAfter)
+	}
+	s.report()
+}
+
+func (s *Stream) report() {
+	if s.opts.Status != nil {
+		s.opts.Status(s.status())
+	}
+}
+
+// status adds up the partitions' counts.
+func (s *Stream) status() *Status {
+	st := &Status{At: s.opts.Now(), Sources: map[string]SourceStats{}, Alerts: s.gone.Alerts,
+		Repeats: s.duplicates, Apply: s.applyTime, Behind: map[string]int64{}}
+	addSources(st.Sources, &s.gone)
+	for _, t := range s.tasks {
+		c := t.core
+		if c.maxEvent.After(st.EventTime) {
+			st.EventTime = c.maxEvent
+		}
+		st.Alerts += c.stats.Alerts
+		st.OpenWindows += c.agg.Open()
+		tok, ip := c.det.Entities()
+		st.Tokens, st.Addresses = st.Tokens+tok, st.Addresses+ip
+		et, ei := c.det.Evicted()
+		st.EvictedTokens, st.EvictedAddresses = st.EvictedTokens+et, st.EvictedAddresses+ei
+		ut, ui := c.agg.Overflow()
+		st.UntrackedTokens, st.UntrackedAddresses = st.UntrackedTokens+ut, st.UntrackedAddresses+ui
+		addSources(st.Sources, c.stats)
+	}
+	return st
+}
+
+func addSources(dst map[string]SourceStats, from *Stats) {
+	for name, src := range from.Sources {
+		c := dst[name]
+		if c.Rejected == nil {
+			c.Rejected = Rejects{}
+		}
+		c.add(src)
+		dst[name] = c
+	}
+}
+
+func (s *SourceStats) add(o *SourceStats) {
+	s.Lines += o.Lines
+	s.Rejected.add(o.Rejected)
+	s.Late += o.Late
+	s.WithCred += o.WithCred
+	s.GapBytes += o.GapBytes
+}
+
+// partCheckpoint is a partition's learned state as saved.
+type partCheckpoint struct {
+	Saved    time.Time
+	MaxEvent time.Time
+	Features features.AggState
+	Detect   detect.DetState
+	Rejects  map[string]detect.RejectState
+	Latest   map[string]time.Time
+}
+
+// partMagic and partVersion head an encoded partition state, so that a
+// state written by another program or version is refused, not misread.
+const (
+	partMagic   = "sentinel-partition-state"
+	partVersion = 1
+)
+
+func (t *task) encode(now time.Time) ([]byte, error) {
+	cp := partCheckpoint{
+		Saved: now.UTC(), MaxEvent: t.core.maxEvent,
+		Features: t.core.agg.Snapshot(), Detect: t.core.det.Snapshot(),
+		Rejects: t.core.rejects.Snapshot(), Latest: maps.Clone(t.core.clock.latest),
+	}
+	if cp.Detect.Forest != nil {
+		// Retrained forests stay with the instance that trained them; the
+		// next owner scores with the configured model until it retrains.
+		cp.Detect.Forest.DropModels()
+	}
+	var buf bytes.Buffer
+	enc := gob.NewEncoder(&buf)
+	for _, v := range []any{partMagic, partVersion, &cp} {
+		if err := enc.Encode(v); err != nil {
+			return nil, fmt.Errorf("encoding the state of %s: %w", t.source, err)
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+func (t *task) restore(st *ingest.PartState) error {
+	dec := gob.NewDecoder(bytes.NewReader(st.Data))
+	var magic string
+	var version int
+	if err := dec.Decode(&magic); err != nil || magic != partMagic {
+		return fmt.Errorf("saved state is not a sentinel partition state")
+	}
+	if err := dec.Decode(&version); err != nil || version != partVersion {
+		return fmt.Errorf("saved state has version %d: this sentinel reads version %d", version, partVersion)
+	}
+	var cp partCheckpoint
+	if err := dec.Decode(&cp); err != nil {
+		return fmt.Errorf("decoding saved state: %w", err)
+	}
+	c := t.core
+	if err := c.agg.Restore(cp.Features); err != nil {
+		return fmt.Errorf("restoring windows: %w", err)
+	}
+	if err := c.det.Restore(cp.Detect); err != nil {
+		return fmt.Errorf("restoring baselines: %w", err)
+	}
+	c.rejects.Restore(cp.Rejects)
+	maps.Copy(c.clock.latest, cp.Latest)
+	c.maxEvent = cp.MaxEvent
+	t.next = st.Offset
+	return nil
+}

@@ -1,0 +1,197 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sentinel-project/sentinel/internal/testwait"
+	"github.com/sentinel-project/sentinel/pkg/ingest"
+)
+
+// recorder is a Handler that keeps every line per partition; its state
+// is the count of lines applied, so a restore can be checked.
+type recorder struct {
+	mu       sync.Mutex
+	lines    map[ingest.Partition][]string
+	next     map[ingest.Partition]int64
+	restored map[ingest.Partition]*ingest.PartState
+	urgent   chan struct{}
+}
+
+func newRecorder() *recorder {
+	return &recorder{lines: map[ingest.Partition][]string{}, next: map[ingest.Partition]int64{},
+		restored: map[ingest.Partition]*ingest.PartState{}, urgent: make(chan struct{})}
+}
+
+func (r *recorder) Assigned(_ context.Context, states map[ingest.Partition]*ingest.PartState) (map[ingest.Partition]int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	starts := map[ingest.Partition]int64{}
+	for p, st := range states {
+		starts[p] = -1
+		if st != nil {
+			r.restored[p] = st
+			starts[p] = st.Offset
+		}
+	}
+	return starts, nil
+}
+
+func (r *recorder) Apply(_ context.Context, b ingest.PartBatch) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range b.Lines {
+		r.lines[b.Partition] = append(r.lines[b.Partition], string(l))
+	}
+	r.next[b.Partition] = b.Next
+	return nil
+}
+
+func (r *recorder) Snapshot(_ context.Context, parts []ingest.Partition) (map[ingest.Partition]ingest.PartState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[ingest.Partition]ingest.PartState{}
+	for _, p := range parts {
+		if n, ok := r.next[p]; ok {
+			out[p] = ingest.PartState{Offset: n, Data: []byte(strconv.Itoa(len(r.lines[p])))}
+		}
+	}
+	return out, nil
+}
+
+func (r *recorder) Revoked(context.Context, []ingest.Partition) error { return nil }
+func (r *recorder) Urgent() <-chan struct{}                           { return r.urgent }
+
+func (r *recorder) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, ls := range r.lines {
+		n += len(ls)
+	}
+	return n
+}
+
+func startCluster(t *testing.T, partitions int32, topics ...string) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...),
+		kfake.ListenFn(loopback))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func produce(t *testing.T, addrs []string, topic string, from, n int) {
+	t.Helper()
+	w := &kafkago.Writer{Addr: kafkago.TCP(addrs...), Topic: topic, Balancer: &kafkago.Hash{},
+		RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	msgs := make([]kafkago.Message, n)
+	for i := range msgs {
+		msgs[i] = kafkago.Message{Key: []byte(fmt.Sprintf("k%d", (from+i)%37)), Value: []byte(fmt.Sprintf("line %d", from+i))}
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fastGroup(addrs []string, group string) ConsumerOptions {
+	return ConsumerOptions{
+		Conn: &Conn{Brokers: addrs, ClientID: "test"}, Group: group, Topics: []string{"requests"},
+		StateTopic: group + ".state", SaveEvery: time.Hour, StallAfter: 2 * time.Second,
+		SessionTimeout: 6 * time.Second, HeartbeatInterval: 200 * time.Millisecond,
+		RebalanceTimeout: 5 * time.Second, JoinGroupBackoff: 100 * time.Millisecond,
+	}
+}
+
+// consume runs a consumer until stop is called, which waits for it to
+// return.
+func consume(t *testing.T, opts ConsumerOptions, h Handler) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := NewConsumer(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, h) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consumer: %v", err)
+		}
+	}
+}
+
+func TestConsumerAppliesEveryLineOnceAndResumesFromSavedState(t *testing.T) {
+	c := startCluster(t, 4, "requests")
+	addrs := c.ListenAddrs()
+	produce(t, addrs, "requests", 0, 400)
+
+	first := newRecorder()
+	stop := consume(t, fastGroup(addrs, "g"), first)
+	testwait.For(t, 20*time.Second, "400 lines applied", func() bool { return first.total() == 400 })
+	stop()
+	if len(first.lines) != 4 {
+		t.Errorf("lines came from %d partitions, want 4", len(first.lines))
+	}
+
+	produce(t, addrs, "requests", 400, 100)
+	second := newRecorder()
+	stop = consume(t, fastGroup(addrs, "g"), second)
+	testwait.For(t, 20*time.Second, "the 100 new lines applied", func() bool { return second.total() == 100 })
+	stop()
+	seen := map[string]bool{}
+	for _, r := range []*recorder{first, second} {
+		for _, ls := range r.lines {
+			for _, l := range ls {
+				if seen[l] {
+					t.Errorf("%q applied twice", l)
+				}
+				seen[l] = true
+			}
+		}
+	}
+	if len(second.restored) != 4 {
+		t.Fatalf("restored %d partition states, want 4", len(second.restored))
+	}
+	for p, st := range second.restored {
+		if want := strconv.Itoa(len(first.lines[p])); string(st.Data) != want || st.Offset != first.next[p] {
+			t.Errorf("%s restored %q at offset %d, want %q at %d", p, st.Data, st.Offset, want, first.next[p])
+		}
+	}
+	assertCommitted(t, addrs, "g", maps.Clone(second.next))
+}
+
+// assertCommitted checks the group's committed offsets, read by kafka-go's
+// admin client, against want.
+func assertCommitted(t *testing.T, addrs []string, group string, want map[ingest.Partition]int64) {
+	t.Helper()
+	cl := &kafkago.Client{Addr: kafkago.TCP(addrs...)}
+	req := &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{}}
+	for p := range want {
+		req.Topics[p.Topic] = append(req.Topics[p.Topic], p.ID)
+	}
+	resp, err := cl.OffsetFetch(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for topic, ps := range resp.Topics {
+		for _, po := range ps {
+			p := ingest.Partition{Topic: topic, ID: po.Partition}
+			if po.CommittedOffset != want[p] {
+				t.Errorf("%s: committed %d, want %d", p, po.CommittedOffset, want[p])
+			}
+		}
+	}
+}

@@ -87,9 +87,10 @@ type Cluster struct {
 	ca      *testCA
 	caFile  string
 
-	mu    sync.Mutex
-	kf    *kfake.Cluster
-	addrs []string
+	mu      sync.Mutex
+	kf      *kfake.Cluster
+	addrs   []string
+	stopped []int // ports, between Stop and Resume
 	// cut is read by the connection-dropping control function, which
 	// kfake runs on its own goroutine.
 	cut     atomic.Bool
@@ -192,9 +193,18 @@ func (c *Cluster) Kfake() *kfake.Cluster {
 // broker restart looks to clients: every connection breaks and the
 // addresses refuse connections until the new brokers listen. With Persist,
 // kfake saves all of its state on Close and reloads it, so records and
-// committed group offsets survive; without it the new cluster is empty
-// but for the seeded topics.
+// committed group offsets survive (no SyncWrites needed: the close is
+// clean); without it the new cluster is empty but for the seeded topics.
 func (c *Cluster) Restart(t testing.TB) {
+	t.Helper()
+	c.Stop(t)
+	c.Resume(t)
+}
+
+// Stop closes the cluster, keeping its ports and data dir for Resume: a
+// broker that is down for as long as the test wants, say until a client
+// has reported the outage.
+func (c *Cluster) Stop(t testing.TB) {
 	t.Helper()
 	c.mu.Lock()
 	kf, addrs := c.kf, c.addrs
@@ -210,6 +220,21 @@ func (c *Cluster) Restart(t testing.TB) {
 		}
 	}
 	kf.Close()
+	c.mu.Lock()
+	c.stopped = ports
+	c.mu.Unlock()
+}
+
+// Resume starts a stopped cluster again on its old ports.
+func (c *Cluster) Resume(t testing.TB) {
+	t.Helper()
+	c.mu.Lock()
+	ports := c.stopped
+	c.stopped = nil
+	c.mu.Unlock()
+	if ports == nil {
+		t.Fatal("kafkatest: Resume without Stop")
+	}
 	c.start(t, ports)
 }
 

@@ -13,27 +13,33 @@ import (
 )
 
 // partitionReader reads one partition with a kafka-go Reader until the
-// test ends, counting records.
-func partitionReader(t *testing.T, c *Cluster, topic string, partition int) *atomic.Int64 {
+// test ends, counting records. A Reader gives up after MaxAttempts (3) to
+// reach a broker that is down and ReadMessage returns the dial error; it
+// is retried here, as the Kafka source must.
+func partitionReader(t *testing.T, c *Cluster, topic string, partition int) (n, errs *atomic.Int64) {
 	t.Helper()
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: c.Addrs(), Dialer: c.Dialer(t), Topic: topic, Partition: partition,
 		MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	var n atomic.Int64
+	n, errs = new(atomic.Int64), new(atomic.Int64)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
 			if _, err := r.ReadMessage(ctx); err != nil {
-				return
+				if ctx.Err() != nil {
+					return
+				}
+				errs.Add(1)
+				continue
 			}
 			n.Add(1)
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done; r.Close() })
-	return &n
+	return n, errs
 }
 
 // With Persist, records and committed offsets survive Restart, and
@@ -47,7 +53,7 @@ func TestRestartKeepsDataAndOffsets(t *testing.T) {
 
 	l := newLedger()
 	m := startMember(t, c, "m", "rg", "r", l)
-	p0 := partitionReader(t, c, "r", 0)
+	p0, p0errs := partitionReader(t, c, "r", 0)
 	testwait.For(t, within, "100 records through the group", func() bool { return l.distinct() == 100 })
 	testwait.For(t, within, "partition 0 read", func() bool { return p0.Load() == ends[0] })
 	g0, _ := m.last()
@@ -79,6 +85,26 @@ func TestRestartKeepsDataAndOffsets(t *testing.T) {
 		t.Fatalf("records processed twice: %v", d)
 	}
 	t.Logf("member errors across restart: %v", m.errors())
+
+	// A longer outage: down until the reader has given up on a fetch
+	// (ReadMessage returns the dial error after MaxAttempts, about 2 s)
+	// and the member's generation has ended with an error.
+	e0 := p0errs.Load()
+	c.Stop(t)
+	t2 := time.Now()
+	testwait.For(t, within, "the partition reader reporting the outage", func() bool { return p0errs.Load() > e0 })
+	testwait.For(t, within, "the member reporting the outage", func() bool { return len(m.errors()) > 0 })
+	t.Logf("outage reported by the reader after %v: member errors %d", time.Since(t2), len(m.errors()))
+	c.Resume(t)
+	t3 := time.Now()
+	c.Produce(t, "r", keyed("v", 200, 100, 7))
+	ends = endOffsets(c.Consume(t, "r"))
+	testwait.For(t, within, "300 records through the group", func() bool { return l.distinct() == 300 })
+	testwait.For(t, within, "partition reader resuming", func() bool { return p0.Load() == ends[0] })
+	t.Logf("both resumed %v after Resume", time.Since(t3))
+	if d := l.dups(); len(d) > 0 {
+		t.Fatalf("records processed twice: %v", d)
+	}
 }
 
 // DropConnections cuts every client; once restored, a group member and
@@ -88,7 +114,7 @@ func TestDropConnections(t *testing.T) {
 	c.Produce(t, "d", keyed("v", 0, 50, 5))
 	l := newLedger()
 	m := startMember(t, c, "m", "dg", "d", l)
-	p0 := partitionReader(t, c, "d", 0)
+	p0, _ := partitionReader(t, c, "d", 0)
 	testwait.For(t, within, "50 records through the group", func() bool { return l.distinct() == 50 })
 	g0, _ := m.last()
 

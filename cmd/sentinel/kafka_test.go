@@ -2,48 +2,35 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/sentinel-project/sentinel/internal/kafkatest"
 )
 
 // startKafka runs an in-process Kafka cluster on loopback, speaking the
 // real wire protocol, with a topic "requests" of the partitions given.
-func startKafka(t *testing.T, partitions int32) string {
+func startKafka(t *testing.T, partitions int, opts ...kafkatest.Option) (*kafkatest.Cluster, string) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "requests"),
-		kfake.ListenFn(func(network, _ string) (net.Listener, error) { return net.Listen(network, "127.0.0.1:0") }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return strings.Join(c.ListenAddrs(), ",")
+	c := kafkatest.Start(t, append(opts, kafkatest.Topic("requests", partitions))...)
+	return c, strings.Join(c.Addrs(), ",")
 }
 
 // kcatProduce writes lines to the topic with Debian's kcat, an
-// independent client, each keyed by its token's fingerprint.
-func kcatProduce(t *testing.T, brokers string, lines []trafficLine) {
+// independent client, each keyed by its token's fingerprint, in time
+// order.
+func kcatProduce(t *testing.T, c *kafkatest.Cluster, lines []trafficLine) {
 	t.Helper()
-	if _, err := exec.LookPath("kcat"); err != nil {
-		t.Fatal("kcat is not installed: scripts/test installs Debian's kcat")
-	}
 	slices.SortStableFunc(lines, func(a, b trafficLine) int { return a.at.Compare(b.at) })
-	var in strings.Builder
-	for _, l := range lines {
-		in.WriteString(tokenOf(l.text) + "\t" + l.text)
+	recs := make([]kafkatest.KV, len(lines))
+	for i, l := range lines {
+		recs[i] = kafkatest.KV{Key: tokenOf(l.text), Value: strings.TrimSuffix(l.text, "\n")}
 	}
-	cmd := exec.Command("kcat", "-P", "-b", brokers, "-t", "requests", "-K", "\t")
-	cmd.Stdin = strings.NewReader(in.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kcat -P: %v\n%s", err, out)
-	}
+	c.Produce(t, "requests", recs)
 }
 
 // tokenOf returns the fingerprint of a canonical line's token, its
@@ -98,14 +85,14 @@ func adminAddr(t *testing.T, d *daemon) string {
 }
 
 func TestKafkaLinesProducedByKcatRaiseTheAlert(t *testing.T) {
-	brokers := startKafka(t, 4)
+	kc, brokers := startKafka(t, 4)
 	const leaked = "tok_live_kafkaLEAKEDtoken0001"
 	start := time.Now().Add(-125 * time.Minute)
 	lines := slices.Concat(steadyLines(leaked, "203.0.113.9", start, 120), burstLines(leaked, "203.0.113.9", start.Add(120*time.Minute)))
 	for i := range 3 {
 		lines = append(lines, steadyLines(fmt.Sprintf("tok_live_quietTOKEN%04d", i), fmt.Sprintf("198.51.100.%d", i+1), start, 125)...)
 	}
-	kcatProduce(t, brokers, lines)
+	kcatProduce(t, kc, lines)
 
 	dir := t.TempDir()
 	cfg, alerts := kafkaConfig(t, dir, brokers, "sentinel")
@@ -141,7 +128,7 @@ func TestKafkaLinesProducedByKcatRaiseTheAlert(t *testing.T) {
 // and every token's burst is then alerted once, with the baseline the
 // stopped instance learned as its expected value.
 func TestKafkaTakeoverCarriesBaselinesAndLosesNothing(t *testing.T) {
-	brokers := startKafka(t, 4)
+	kc, brokers := startKafka(t, 4)
 	start := time.Now().Add(-125 * time.Minute)
 	var learn, then []trafficLine
 	var tokens []string
@@ -152,7 +139,7 @@ func TestKafkaTakeoverCarriesBaselinesAndLosesNothing(t *testing.T) {
 		then = append(then, steadyLines(tok, ip, start.Add(100*time.Minute), 20)...)
 		then = append(then, burstLines(tok, ip, start.Add(120*time.Minute))...)
 	}
-	kcatProduce(t, brokers, learn)
+	kcatProduce(t, kc, learn)
 
 	dirA, dirB := t.TempDir(), t.TempDir()
 	cfgA, alertsA := kafkaConfig(t, dirA, brokers, "sentinel")
@@ -177,7 +164,7 @@ func TestKafkaTakeoverCarriesBaselinesAndLosesNothing(t *testing.T) {
 	}
 	eventually(t, 60*time.Second, "instance B to own every partition", func() bool { return owned(addrB) == 4 })
 
-	kcatProduce(t, brokers, then)
+	kcatProduce(t, kc, then)
 	eventually(t, 60*time.Second, "every line read", func() bool {
 		return readByA+linesRead(t, addrB) >= float64(len(learn)+len(then))
 	})

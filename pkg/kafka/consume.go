@@ -303,23 +303,41 @@ func (g *genRun) save(ctx context.Context) {
 }
 
 // readPartition reads one partition from offset until ctx is done,
-// replacing its reader whenever it stalls.
+// replacing its reader whenever it stalls or fails: kafka-go's reader
+// gives up after a few refused connections, and a broker that is down
+// must only delay the partition, never end it.
 func (c *Consumer) readPartition(ctx context.Context, p ingest.Partition, offset int64, h Handler) {
 	offset, ok := c.resolve(ctx, p, offset)
 	if !ok {
 		return
 	}
-	for ctx.Err() == nil {
+	failing := false
+	for wait := time.Second; ctx.Err() == nil; {
 		next, err := c.readUntilStall(ctx, p, offset, h)
-		offset = next
-		if ctx.Err() != nil {
-			return
+		if next > offset && failing {
+			c.log.Info().Str("partition", p.String()).Msg("kafka: partition read again")
+			failing, wait = false, time.Second
 		}
-		c.mu.Lock()
-		c.stalls++
-		c.mu.Unlock()
-		c.log.Warn().Err(err).Str("partition", p.String()).Int64("offset", offset).
-			Msg("kafka: partition reader stalled; replacing it")
+		offset = next
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, errStalled):
+			c.mu.Lock()
+			c.stalls++
+			c.mu.Unlock()
+			c.log.Warn().Str("partition", p.String()).Int64("offset", offset).
+				Msg("kafka: partition reader stalled with lines waiting; replacing it")
+			continue
+		case !failing:
+			c.log.Warn().Err(err).Str("partition", p.String()).Msg("kafka: reading the partition failed; retrying until it can be read")
+			failing = true
+		}
+		select {
+		case <-time.After(wait):
+			wait = min(2*wait, 30*time.Second)
+		case <-ctx.Done():
+		}
 	}
 }
 
@@ -345,7 +363,8 @@ func (c *Consumer) readUntilStall(ctx context.Context, p ingest.Partition, offse
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	msgs := make(chan kafkago.Message, maxBatch)
-	go fetch(fctx, r, msgs)
+	var fetchErr error // set before msgs is closed
+	go fetch(fctx, r, msgs, &fetchErr)
 	next := offset
 	check := time.NewTicker(c.opts.StallAfter / 2)
 	defer check.Stop()
@@ -354,7 +373,7 @@ func (c *Consumer) readUntilStall(ctx context.Context, p ingest.Partition, offse
 		select {
 		case m, ok := <-msgs:
 			if !ok {
-				return next, ctx.Err()
+				return next, fetchErr
 			}
 			b := batchFrom(p, m, msgs)
 			if err := h.Apply(ctx, b.PartBatch); err != nil {
@@ -376,12 +395,14 @@ func (c *Consumer) readUntilStall(ctx context.Context, p ingest.Partition, offse
 	}
 }
 
-// fetch feeds a reader's messages to msgs until ctx is done.
-func fetch(ctx context.Context, r *kafkago.Reader, msgs chan<- kafkago.Message) {
+// fetch feeds a reader's messages to msgs until ctx is done or a fetch
+// fails, then sets *errp and closes msgs.
+func fetch(ctx context.Context, r *kafkago.Reader, msgs chan<- kafkago.Message, errp *error) {
 	defer close(msgs)
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
+			*errp = fmt.Errorf("fetching: %w", err)
 			return
 		}
 		select {

@@ -32,9 +32,13 @@ type Kafka struct {
 	// StateTopic is the compacted topic where each partition's learned
 	// state is kept for whichever instance owns the partition next;
 	// GROUP.state by default.
-	StateTopic string     `yaml:"state_topic"`
-	TLS        *KafkaTLS  `yaml:"tls"`
-	SASL       *KafkaSASL `yaml:"sasl"`
+	StateTopic string `yaml:"state_topic"`
+	// PopulationTopic is the compacted topic where instances share their
+	// partitions' population baselines, so that new tokens are judged
+	// against the whole fleet's; GROUP.population by default.
+	PopulationTopic string     `yaml:"population_topic"`
+	TLS             *KafkaTLS  `yaml:"tls"`
+	SASL            *KafkaSASL `yaml:"sasl"`
 }
 
 // KafkaTLS turns on TLS to the brokers. Empty files mean the system's
@@ -95,7 +99,7 @@ func ParseKafkaURL(s string) (Kafka, error) {
 		}
 	}
 	k.Group, k.ClientID, k.Start = q.Get("group"), q.Get("client_id"), q.Get("start")
-	k.StateTopic = q.Get("state_topic")
+	k.StateTopic, k.PopulationTopic = q.Get("state_topic"), q.Get("population_topic")
 	k.Judge = splitList(q.Get("judge"))
 	if err := k.urlTLS(q); err != nil {
 		return Kafka{}, err
@@ -106,7 +110,7 @@ func ParseKafkaURL(s string) (Kafka, error) {
 	return k, nil
 }
 
-var kafkaURLParams = []string{"group", "client_id", "start", "judge", "state_topic", "tls", "ca_file", "server_name", "sasl", "user"}
+var kafkaURLParams = []string{"group", "client_id", "start", "judge", "state_topic", "population_topic", "tls", "ca_file", "server_name", "sasl", "user"}
 
 func (k *Kafka) urlTLS(q url.Values) error {
 	on := q.Get("tls")
@@ -145,6 +149,7 @@ func (k *Kafka) applyDefaults() {
 	}
 	if k.Group != "" {
 		setDefault(&k.StateTopic, k.Group+".state")
+		setDefault(&k.PopulationTopic, k.Group+".population")
 	}
 }
 
@@ -180,6 +185,9 @@ func (k *Kafka) validate(field string, consumer bool, fe func(field, format stri
 	}
 	if consumer && slices.Contains(k.Topics, k.StateTopic) {
 		errs = append(errs, fe(field+".state_topic", "%q is also read as a source topic: give a topic of its own", k.StateTopic))
+	}
+	if consumer && (slices.Contains(k.Topics, k.PopulationTopic) || k.PopulationTopic == k.StateTopic) {
+		errs = append(errs, fe(field+".population_topic", "%q is also a source or the state topic: give a topic of its own", k.PopulationTopic))
 	}
 	return append(errs, k.validateAuth(field, fe)...)
 }

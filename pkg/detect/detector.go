@@ -67,9 +67,12 @@ type Detector struct {
 	alerted  [features.NumKinds][]features.Feature
 	names    [features.NumKinds][numJudged]string
 
-	ents      [features.NumKinds]map[string]*entity
-	pop       [features.NumKinds]PopulationState
-	popVer    uint32
+	ents   [features.NumKinds]map[string]*entity
+	pop    [features.NumKinds]PopulationState
+	popVer uint32
+	// fleet, when set for a kind, replaces pop in judging new entities:
+	// the population of every partition of a fleet of instances.
+	fleet     [features.NumKinds]*PopulationSummary
 	lastSweep int64
 
 	evicted [features.NumKinds]int64
@@ -341,6 +344,9 @@ func (d *Detector) prepareHorizon(e *entity, r *rates, k int64, page float64) {
 func (d *Detector) preparePopulation(e *entity) {
 	e.thrPop = d.popVer
 	p := &d.pop[e.kind]
+	if f := d.fleet[e.kind]; f != nil {
+		p = &PopulationState{Mu: f.Mu, M2: f.M2, Samples: f.Samples}
+	}
 	warm := p.Samples >= int64(d.opts.PopulationWarmup)
 	for f := range features.Feature(numJudged) {
 		minAbs := d.opts.minAbs(e.kind, f)

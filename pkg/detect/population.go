@@ -60,3 +60,51 @@ func (p *PopulationState) threshold(o *Options, f features.Feature,
 	thr = math.Expm1(p.Mu[f] + o.PopulationZ*sigma)
 	return max(thr, minAbs*o.PopulationMinFactor), typical
 }
+
+// PopulationSummary is what a population baseline shares with others:
+// enough to merge the baselines of partitions judged apart into the
+// baseline of the whole.
+type PopulationSummary struct {
+	Mu, M2  features.Vector
+	Samples int64 // entity windows folded in
+}
+
+// Population returns the summary of kind k's own population baseline.
+func (d *Detector) Population(k features.Kind) PopulationSummary {
+	p := &d.pop[k]
+	return PopulationSummary{Mu: p.Mu, M2: p.M2, Samples: p.Samples}
+}
+
+// SetFleet makes new entities of kind k face s instead of the population
+// this detector formed itself; nil goes back to its own. The detector
+// keeps forming its own, for others to merge.
+func (d *Detector) SetFleet(k features.Kind, s *PopulationSummary) {
+	d.fleet[k] = s
+	d.popVer++ // thresholds prepared against the old population are stale
+}
+
+// MergePopulations weighs summaries by the windows each folded in: a
+// partition's share of the fleet's entity windows. Summaries that folded
+// nothing count for nothing; nil when none folded anything.
+func MergePopulations(ss []PopulationSummary) *PopulationSummary {
+	var out PopulationSummary
+	for _, s := range ss {
+		if s.Samples <= 0 {
+			continue
+		}
+		w := float64(s.Samples)
+		for f := range out.Mu {
+			out.Mu[f] += w * s.Mu[f]
+			out.M2[f] += w * s.M2[f]
+		}
+		out.Samples += s.Samples
+	}
+	if out.Samples == 0 {
+		return nil
+	}
+	for f := range out.Mu {
+		out.Mu[f] /= float64(out.Samples)
+		out.M2[f] /= float64(out.Samples)
+	}
+	return &out
+}

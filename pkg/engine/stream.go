@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/gob"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -63,7 +64,10 @@ type Stream struct {
 	tasks   map[ingest.Partition]*task
 	// gone keeps the counts of partitions no longer owned, so that the
 	// totals reported never go down.
-	gone      Stats
+	gone Stats
+	// fleet is the population merged from every partition's summary,
+	// per kind; nil until summaries arrive.
+	fleet     [features.NumKinds]*detect.PopulationSummary
 	applyTime time.Duration
 }
 
@@ -202,6 +206,9 @@ func (s *Stream) newTask(p ingest.Partition, st *ingest.PartState) (*task, error
 	t.core.clock.enable()
 	t.core.clock.expect(t.source, s.opts.Now())
 	t.core.stats.source(t.source)
+	for k, f := range s.fleet {
+		t.core.det.SetFleet(features.Kind(k), f)
+	}
 	if st == nil {
 		s.log.Info().Str("partition", p.String()).Msg("partition assigned with no saved state: learning from scratch")
 		return t, nil
@@ -277,11 +284,14 @@ func (s *Stream) Snapshot(ctx context.Context, parts []ingest.Partition) (map[in
 			if !ok || t.next < 0 {
 				continue
 			}
-			var data []byte
+			var data, sum []byte
 			if data, err = t.encode(s.opts.Now()); err != nil {
 				return
 			}
-			out[p] = ingest.PartState{Offset: t.next, Data: data}
+			if sum, err = t.summary(); err != nil {
+				return
+			}
+			out[p] = ingest.PartState{Offset: t.next, Data: data, Summary: sum}
 		}
 	})
 	if e != nil {
@@ -393,6 +403,53 @@ func (s *SourceStats) add(o *SourceStats) {
 	s.Late += o.Late
 	s.WithCred += o.WithCred
 	s.GapBytes += o.GapBytes
+}
+
+// summary encodes the partition's population baselines, per kind, for
+// the other partitions' owners to merge.
+func (t *task) summary() ([]byte, error) {
+	var ps [features.NumKinds]detect.PopulationSummary
+	for k := range ps {
+		ps[k] = t.core.det.Population(features.Kind(k))
+	}
+	b, err := json.Marshal(ps)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the population of %s: %w", t.source, err)
+	}
+	return b, nil
+}
+
+// Fleet takes over the population baselines of every partition of the
+// fleet, keyed by partition, as the partitions' owners last shared them:
+// new entities are then judged against the whole fleet's population
+// rather than that of their partition alone, which with a few hundred
+// tokens per partition strays far from the whole (see
+// TestFleetPopulationMatchesTheWhole). Summaries that cannot be read are
+// left out.
+func (s *Stream) Fleet(ctx context.Context, summaries map[string][]byte) error {
+	var per [features.NumKinds][]detect.PopulationSummary
+	bad := 0
+	for _, b := range summaries {
+		var ps [features.NumKinds]detect.PopulationSummary
+		if err := json.Unmarshal(b, &ps); err != nil {
+			bad++
+			continue
+		}
+		for k := range ps {
+			per[k] = append(per[k], ps[k])
+		}
+	}
+	if bad > 0 {
+		s.log.Warn().Int("summaries", bad).Msg("population summaries that could not be read were left out")
+	}
+	return s.do(ctx, func() {
+		for k := range per {
+			s.fleet[k] = detect.MergePopulations(per[k])
+			for _, t := range s.tasks {
+				t.core.det.SetFleet(features.Kind(k), s.fleet[k])
+			}
+		}
+	})
 }
 
 // partCheckpoint is a partition's learned state as saved.

@@ -28,4 +28,8 @@ type PartBatch struct {
 type PartState struct {
 	Offset int64
 	Data   []byte
+	// Summary is the small part of the state that the owners of other
+	// partitions merge into their own judgement (the population
+	// baseline), shared separately since it changes as often as Data.
+	Summary []byte
 }

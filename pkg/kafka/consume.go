@@ -35,6 +35,9 @@ type Handler interface {
 	// Urgent signals that the partitions should be saved soon (an alert
 	// was raised).
 	Urgent() <-chan struct{}
+	// Fleet takes the latest summary of every partition of the fleet,
+	// keyed by partition, as shared through the population topic.
+	Fleet(ctx context.Context, summaries map[string][]byte) error
 }
 
 // ConsumerOptions configure a Consumer.
@@ -44,6 +47,9 @@ type ConsumerOptions struct {
 	Topics []string
 	// StateTopic keeps the partitions' states; see Store.
 	StateTopic string
+	// PopulationTopic shares the partitions' population baselines between
+	// the instances; none when empty.
+	PopulationTopic string
 	// Latest starts a group with no committed offset at the end of the
 	// topics rather than their beginning.
 	Latest bool
@@ -65,6 +71,7 @@ type ConsumerOptions struct {
 type Consumer struct {
 	opts  ConsumerOptions
 	store *Store
+	pop   *exchange // nil without a population topic
 	log   zerolog.Logger
 
 	mu  sync.Mutex
@@ -85,7 +92,14 @@ func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer{opts: opts, store: store, log: opts.Logger, lag: map[ingest.Partition]int64{}}, nil
+	c := &Consumer{opts: opts, store: store, log: opts.Logger, lag: map[ingest.Partition]int64{}}
+	if opts.PopulationTopic != "" {
+		if c.pop, err = newExchange(ctx, opts.Conn, opts.PopulationTopic, opts.Logger); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // Lag returns, per partition owned, the lines written and not yet read.
@@ -107,6 +121,13 @@ func (c *Consumer) Stalls() int64 {
 // that the others take the partitions over at once.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
 	defer c.store.Close()
+	if c.pop != nil {
+		defer c.pop.Close()
+		fctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); c.pop.follow(fctx, h.Fleet) }()
+		defer func() { stop(); <-done }()
+	}
 	start := kafkago.FirstOffset
 	if c.opts.Latest {
 		start = kafkago.LastOffset
@@ -287,6 +308,12 @@ func (g *genRun) save(ctx context.Context) {
 	if err != nil {
 		g.c.log.Error().Err(err).Msg("kafka: saving partition states failed; offsets not committed")
 		return
+	}
+	if g.c.pop != nil {
+		if err := g.c.pop.publish(ctx, states); err != nil {
+			// The states are saved; the fleet's population only lags.
+			g.c.log.Warn().Err(err).Msg("kafka: sharing population summaries failed")
+		}
 	}
 	offsets := map[string]map[int]int64{}
 	for p, st := range states {

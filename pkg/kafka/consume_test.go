@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -23,6 +24,9 @@ type recorder struct {
 	lines    map[ingest.Partition][]string
 	next     map[ingest.Partition]int64
 	restored map[ingest.Partition]*ingest.PartState
+	fleet    map[string][]byte
+	assigned []ingest.Partition
+	name     string
 	urgent   chan struct{}
 }
 
@@ -35,7 +39,9 @@ func (r *recorder) Assigned(_ context.Context, states map[ingest.Partition]*inge
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	starts := map[ingest.Partition]int64{}
+	r.assigned = nil
 	for p, st := range states {
+		r.assigned = append(r.assigned, p)
 		starts[p] = -1
 		if st != nil {
 			r.restored[p] = st
@@ -61,7 +67,8 @@ func (r *recorder) Snapshot(_ context.Context, parts []ingest.Partition) (map[in
 	out := map[ingest.Partition]ingest.PartState{}
 	for _, p := range parts {
 		if n, ok := r.next[p]; ok {
-			out[p] = ingest.PartState{Offset: n, Data: []byte(strconv.Itoa(len(r.lines[p])))}
+			out[p] = ingest.PartState{Offset: n, Data: []byte(strconv.Itoa(len(r.lines[p]))),
+				Summary: []byte("summary of " + p.String() + " by " + r.name)}
 		}
 	}
 	return out, nil
@@ -194,4 +201,50 @@ func assertCommitted(t *testing.T, addrs []string, group string, want map[ingest
 			}
 		}
 	}
+}
+
+// TestPopulationSummariesReachEveryInstance runs two instances in one
+// group: each comes to know the summaries of the other's partitions, as
+// the other published them.
+func TestPopulationSummariesReachEveryInstance(t *testing.T) {
+	c := startCluster(t, 4, "requests")
+	addrs := c.ListenAddrs()
+	opts := fastGroup(addrs, "g")
+	opts.SaveEvery, opts.PopulationTopic = 200*time.Millisecond, "g.population"
+	a, b := newRecorder(), newRecorder()
+	a.name, b.name = "a", "b"
+	stopA := consume(t, opts, a)
+	defer stopA()
+	stopB := consume(t, opts, b)
+	defer stopB()
+	testwait.For(t, 20*time.Second, "the instances to split the partitions", func() bool {
+		return len(a.owned()) == 2 && len(b.owned()) == 2
+	})
+	produce(t, addrs, "requests", 0, 400)
+	learnt := func(r, other *recorder) bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, p := range other.owned() {
+			if string(r.fleet[p.String()]) != "summary of "+p.String()+" by "+other.name {
+				return false
+			}
+		}
+		return true
+	}
+	testwait.For(t, 20*time.Second, "each instance to know the other's summaries", func() bool {
+		return learnt(a, b) && learnt(b, a)
+	})
+}
+
+func (r *recorder) Fleet(_ context.Context, summaries map[string][]byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fleet = summaries
+	return nil
+}
+
+func (r *recorder) owned() []ingest.Partition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.assigned)
 }

@@ -48,23 +48,26 @@ func NewStore(ctx context.Context, conn *Conn, topic string) (*Store, error) {
 		w: &kafkago.Writer{Addr: kafkago.TCP(conn.Brokers...), Topic: topic, Transport: conn.Transport(),
 			RequiredAcks: kafkago.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchBytes: 4 * chunkSize,
 			Balancer: &kafkago.LeastBytes{}}}
-	if err := s.create(ctx); err != nil {
+	if err := createCompacted(ctx, conn, topic); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) create(ctx context.Context) error {
-	cl := &kafkago.Client{Addr: kafkago.TCP(s.conn.Brokers...), Transport: s.conn.Transport(), Timeout: dialTimeout}
+// createCompacted creates a compacted topic of one partition, unless it
+// exists. One partition keeps every key in one ordered log, which is
+// what reading a topic to its end as a table needs.
+func createCompacted(ctx context.Context, conn *Conn, topic string) error {
+	cl := &kafkago.Client{Addr: kafkago.TCP(conn.Brokers...), Transport: conn.Transport(), Timeout: dialTimeout}
 	resp, err := cl.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
-		Topic: s.topic, NumPartitions: 1, ReplicationFactor: -1,
+		Topic: topic, NumPartitions: 1, ReplicationFactor: -1,
 		ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}},
 	}}})
 	if err != nil {
-		return fmt.Errorf("creating state topic %s: %w", s.topic, err)
+		return fmt.Errorf("creating topic %s: %w", topic, err)
 	}
-	if err := resp.Errors[s.topic]; err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
-		return fmt.Errorf("creating state topic %s: %w", s.topic, err)
+	if err := resp.Errors[topic]; err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
+		return fmt.Errorf("creating topic %s: %w", topic, err)
 	}
 	return nil
 }

@@ -79,6 +79,21 @@ type Mapping struct {
 	// SampleRateField is a path to a per-line sample rate, which overrides
 	// SampleRate when present.
 	SampleRateField string `yaml:"sample_rate_field"`
+	// Fingerprint lists where a producer that fingerprinted the
+	// credential itself logs the fingerprint (sentinel ship does, in the
+	// shipped format). It is tried after Token and KeyID. A value that is
+	// not exactly FingerprintLen lowercase hex characters rejects the
+	// line: a raw credential put there by mistake must be neither kept
+	// nor passed on as if it were a fingerprint.
+	Fingerprint []string `yaml:"fingerprint"`
+	// Hint lists where the hint that goes with Fingerprint is logged. It
+	// is read only with a fingerprint, and a hint longer than 4 bytes
+	// rejects the line, for the same reason.
+	Hint []string `yaml:"hint"`
+	// WeightField is a path to a per-line Record.Weight (1/sample rate, at
+	// least 1), as shipped records carry it. It overrides SampleRate and
+	// SampleRateField when present.
+	WeightField string `yaml:"weight_field"`
 }
 
 // TimeField says where the event time is and how it is written.
@@ -182,6 +197,9 @@ type compiledMapping struct {
 	ua         []fieldPath
 	sampleRate float64
 	sampleAt   []fieldPath
+	weightAt   []fieldPath
+	fpAt       []fieldPath
+	hintAt     []fieldPath
 	// queryCreds are the credential fallback parameters; redact also holds
 	// the query:NAME parameters of token and keyID.
 	queryCreds []string
@@ -227,6 +245,8 @@ func (m Mapping) compile() (*compiledMapping, error) {
 		{"bytes", m.Bytes, true, &c.bytes},
 		{"messages", m.Messages, true, &c.messages},
 		{"ua", m.UA, true, &c.ua},
+		{"fingerprint", m.Fingerprint, true, &c.fpAt},
+		{"hint", m.Hint, true, &c.hintAt},
 	}
 	for _, l := range lists {
 		errs = append(errs, compileList(l.name, l.paths, l.allowQuery, l.dst))
@@ -253,6 +273,11 @@ func (m Mapping) compileTime(c *compiledMapping) error {
 func (m Mapping) compileSampling(c *compiledMapping) error {
 	if m.SampleRate < 0 || m.SampleRate > 1 || m.SampleRate != m.SampleRate {
 		return fmt.Errorf("mapping field sample_rate: %v is outside [0, 1] (0 means unsampled)", m.SampleRate)
+	}
+	if m.WeightField != "" {
+		if err := compileList("weight_field", []string{m.WeightField}, false, &c.weightAt); err != nil {
+			return err
+		}
 	}
 	if m.SampleRateField == "" {
 		return nil

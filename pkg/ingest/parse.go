@@ -114,6 +114,7 @@ type pathList struct {
 type fields struct {
 	time, token, keyID, ip, method, path, query pathList
 	status, bytes, messages, ua, sampleAt       pathList
+	weightAt, fp, hint                          pathList
 }
 
 func newFields(cm *compiledMapping) fields {
@@ -124,12 +125,14 @@ func newFields(cm *compiledMapping) fields {
 		query: pathList{name: "query", paths: cm.query}, status: pathList{name: "status", paths: cm.status},
 		bytes: pathList{name: "bytes", paths: cm.bytes}, messages: pathList{name: "messages", paths: cm.messages},
 		ua: pathList{name: "ua", paths: cm.ua}, sampleAt: pathList{name: "sample_rate_field", paths: cm.sampleAt},
+		weightAt: pathList{name: "weight_field", paths: cm.weightAt},
+		fp:       pathList{name: "fingerprint", paths: cm.fpAt}, hint: pathList{name: "hint", paths: cm.hintAt},
 	}
 }
 
 func (f *fields) all() []*pathList {
 	return []*pathList{&f.time, &f.token, &f.keyID, &f.ip, &f.method, &f.path, &f.query,
-		&f.status, &f.bytes, &f.messages, &f.ua, &f.sampleAt}
+		&f.status, &f.bytes, &f.messages, &f.ua, &f.sampleAt, &f.weightAt, &f.fp, &f.hint}
 }
 
 // Parse fills rec from one line without its newline, resetting every
@@ -653,7 +656,7 @@ func (p *Parser) redactPath(raw []byte) string {
 		param, tail, more := cutByte(rest, '&')
 		rest = tail
 		key, val, hasVal := cutByte(param, '=')
-		if hasVal && len(val) > 0 && p.redacted(key) {
+		if hasVal && len(val) > 0 && p.redacted(key) && !isRedactedValue(val) {
 			out = append(out, key...)
 			out = append(out, "=fp:"...)
 			out = append(out, p.credential(unescapeQuery(val), false).FP...)
@@ -675,7 +678,7 @@ func (p *Parser) hasRedacted(query []byte) bool {
 		var param []byte
 		param, query, _ = cutByte(query, '&')
 		key, val, hasVal := cutByte(param, '=')
-		if hasVal && len(val) > 0 && p.redacted(key) {
+		if hasVal && len(val) > 0 && p.redacted(key) && !isRedactedValue(val) {
 			return true
 		}
 	}
@@ -748,6 +751,11 @@ func (p *Parser) fillCred(root *fastjson.Value, rec *Record) error {
 			return err
 		}
 	}
+	cred, err := p.fingerprinted(root)
+	if err != nil || cred.FP != "" {
+		rec.Cred = cred
+		return err
+	}
 	if b, ok := p.queryCredential(); ok {
 		rec.Cred = p.credential(b, false)
 	}
@@ -770,6 +778,61 @@ func (p *Parser) credFrom(root *fastjson.Value, l *pathList, keyID bool) (Creden
 		return p.credential(b, keyID), nil
 	}
 	return Credential{}, nil
+}
+
+// fingerprinted reads a credential already fingerprinted by whoever wrote
+// the line. The errors never quote the value: it may be the raw
+// credential that the producer should have fingerprinted.
+func (p *Parser) fingerprinted(root *fastjson.Value) (Credential, error) {
+	fp, k, err := p.firstText(root, &p.f.fp)
+	if err != nil || k == valAbsent {
+		return Credential{}, err
+	}
+	if !isFingerprint(fp) {
+		return Credential{}, fieldError("fingerprint", errNotFingerprint)
+	}
+	c := Credential{FP: p.intern(fp)}
+	hint, _, err := p.firstText(root, &p.f.hint)
+	if err != nil {
+		return Credential{}, err
+	}
+	if len(hint) > hintLen {
+		return Credential{}, fieldError("hint", errLongHint)
+	}
+	c.Hint = p.intern(hint)
+	return c, nil
+}
+
+// hintLen is the length of Credential.Hint.
+const hintLen = 4
+
+var (
+	errNotFingerprint = fmt.Errorf("not %d lowercase hex characters", FingerprintLen)
+	errLongHint       = fmt.Errorf("longer than %d bytes", hintLen)
+)
+
+// isFingerprint reports whether b is a fingerprint: FingerprintLen
+// lowercase hex characters.
+func isFingerprint(b []byte) bool {
+	if len(b) != FingerprintLen {
+		return false
+	}
+	for _, c := range b {
+		if !isDigit(c) && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// isRedactedValue reports whether a query value is already "fp:" and a
+// fingerprint, as redactPath writes it: redacting it again would replace
+// the fingerprint of the credential by the fingerprint of the
+// fingerprint, so that a path read back from a shipped record would no
+// longer match the one read at the edge.
+func isRedactedValue(v []byte) bool {
+	fp, ok := bytes.CutPrefix(v, []byte("fp:"))
+	return ok && isFingerprint(fp)
 }
 
 // queryCredential returns the first parameter of the query string named in
@@ -819,14 +882,24 @@ func (p *Parser) credential(raw []byte, keyID bool) Credential {
 
 func (p *Parser) fillWeight(root *fastjson.Value, rec *Record) error {
 	rec.Weight = 1
+	b, k, err := p.firstText(root, &p.f.weightAt)
+	if err != nil {
+		return err
+	}
+	if k != valAbsent {
+		rec.Weight, err = parseWeight(b)
+		return err
+	}
 	rate := p.m.sampleRate
-	b, k, err := p.firstText(root, &p.f.sampleAt)
+	b, k, err = p.firstText(root, &p.f.sampleAt)
 	if err != nil {
 		return err
 	}
 	if k != valAbsent {
 		r, perr := strconv.ParseFloat(string(b), 64)
-		if perr != nil || !(r > 0 && r <= 1) {
+		// A rate so small that its inverse overflows would make an
+		// infinite weight, which no sum survives.
+		if perr != nil || !(r > 0 && r <= 1) || math.IsInf(1/r, 1) {
 			return fieldError("sample_rate_field", errors.New("not a sample rate in (0, 1]"))
 		}
 		rate = r
@@ -835,6 +908,16 @@ func (p *Parser) fillWeight(root *fastjson.Value, rec *Record) error {
 		rec.Weight = 1 / rate
 	}
 	return nil
+}
+
+// parseWeight reads a record weight: a finite number of at least 1, the
+// inverse of a sample rate in (0, 1].
+func parseWeight(b []byte) (float64, error) {
+	w, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || !(w >= 1) || math.IsInf(w, 1) {
+		return 0, fieldError("weight_field", errors.New("not a weight of at least 1 (1/sample rate)"))
+	}
+	return w, nil
 }
 
 // fillMessages applies the first matching pull rule. The messages field

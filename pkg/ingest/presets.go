@@ -11,10 +11,18 @@ import (
 // messages and ua.
 const FormatCanonical = "canonical"
 
+// FormatShipped is the name of the records `sentinel ship` produces: one
+// JSON object per line with ts, fp, hint, ip, method, path, status,
+// bytes, messages, ua and, for sampled sources, weight. The credential is
+// already fingerprinted and the messages already counted by the pull
+// rules of the shipper; see AppendShipped.
+const FormatShipped = "shipped"
+
 // presets builds each named mapping afresh, so that a caller may change
 // the Mapping it gets without affecting the next caller.
 var presets = map[string]func() Mapping{
 	FormatCanonical: canonicalMapping,
+	FormatShipped:   shippedMapping,
 	"caddy":         caddyMapping,
 	"traefik":       traefikMapping,
 	"nginx":         nginxMapping,
@@ -54,6 +62,26 @@ func canonicalMapping() Mapping {
 		Bytes:    []string{"bytes"},
 		Messages: []string{"messages"},
 		UA:       []string{"ua"},
+	}
+}
+
+// shippedMapping reads what AppendShipped writes. No query parameter is
+// taken for a credential: the shipper looked for one already, and what a
+// path still holds there is a fingerprint ("fp:..."), not a credential.
+func shippedMapping() Mapping {
+	return Mapping{
+		Time:             TimeField{Paths: []string{"ts"}, Layout: LayoutRFC3339},
+		Fingerprint:      []string{"fp"},
+		Hint:             []string{"hint"},
+		IP:               []string{"ip"},
+		Method:           []string{"method"},
+		Path:             []string{"path"},
+		Status:           []string{"status"},
+		Bytes:            []string{"bytes"},
+		Messages:         []string{"messages"},
+		UA:               []string{"ua"},
+		QueryCredentials: []string{},
+		WeightField:      "weight",
 	}
 }
 

@@ -16,7 +16,7 @@ func TestPresetNames(t *testing.T) {
 	if !slices.IsSorted(names) {
 		t.Errorf("PresetNames not sorted: %v", names)
 	}
-	for _, want := range []string{"canonical", "caddy", "traefik", "nginx", "envoy", "apigw"} {
+	for _, want := range []string{"canonical", "caddy", "traefik", "nginx", "envoy", "apigw", "shipped"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("PresetNames lacks %q", want)
 		}

@@ -30,9 +30,10 @@ type PullRule struct {
 // so every request counts its messages field. Every other format counts
 // GET requests on /messages* paths by their count parameter, or one when
 // the parameter is absent: that counts what was asked, which bounds what
-// was returned.
+// was returned. A shipped record's messages were counted by the
+// shipper's rules, so they are taken as they are.
 func DefaultPullRules(format string) []PullRule {
-	if format == FormatCanonical {
+	if format == FormatCanonical || format == FormatShipped {
 		return []PullRule{{Count: countField}}
 	}
 	return []PullRule{{Method: "GET", Path: "/messages*", Count: "query:count|one"}}

@@ -94,6 +94,30 @@ func rejectReason(err error) string {
 	return "other"
 }
 
+// SourceParser parses batches of followed files as Run does: each in the
+// format of the first source whose paths match the batch's source, with
+// that format's mapping and pull rules. It is for readers other than the
+// engine (sentinel ship), so that they read each line exactly as a run
+// would. It is not safe for concurrent use.
+type SourceParser struct{ ps *parsers }
+
+// NewSourceParser returns a parser for the batches of sources.
+func NewSourceParser(sources []Source) *SourceParser {
+	fi := newFormatIndex(sources)
+	return &SourceParser{ps: newParsers(sourceFormats(sources), fi.of)}
+}
+
+// Parse returns the records of b's lines in order, and the lines
+// rejected by reason (ingest.LineError's Reason). An error means the
+// source's format could not be built, and no line was read.
+func (sp *SourceParser) Parse(b ingest.Batch) ([]ingest.Record, Rejects, error) {
+	p, err := sp.ps.parse(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.recs, p.rejects, nil
+}
+
 // parseOrdered parses batches from in on several workers and delivers
 // them on the returned channel in the order they were read, which keeps
 // replay deterministic while using every core. The channel is closed when

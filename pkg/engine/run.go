@@ -144,7 +144,7 @@ type runner struct {
 	lastArrival time.Time
 	applyTime   time.Duration
 	writer      *checkpointWriter
-	warner      *rejectWarner
+	warner      *RejectWarner
 	noCredSaid  map[string]bool
 }
 
@@ -173,7 +173,7 @@ func newRunner(opts RunOptions) (*runner, error) {
 	r.core = newCore(opts.Options, r.deliver)
 	r.core.wallClock = opts.Now
 	r.core.clock.enable()
-	r.warner = newRejectWarner(opts.Logger, time.Minute, opts.Now)
+	r.warner = NewRejectWarner(opts.Logger, time.Minute, opts.Now)
 	fi := newFormatIndex(opts.Sources)
 	r.parsers = newParsers(sourceFormats(opts.Sources), fi.of)
 	if err := r.openEvidence(fi); err != nil {
@@ -391,7 +391,7 @@ func (r *runner) apply(b ingest.Batch) {
 		return
 	}
 	r.core.applyParsed(p)
-	r.warner.add(b.Source, p.rejects)
+	r.warner.Add(b.Source, p.rejects)
 	r.checkCredentials(b.Source)
 	if b.Gap > 0 {
 		// Rare (copytruncate's window, an over-long line) and each one a

@@ -6,10 +6,11 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// rejectWarner logs rejected lines per source at most once per interval,
+// RejectWarner logs rejected lines per source at most once per interval,
 // with the counts since its last line, so a source that turns bad is
-// visible at once without a log line per bad line.
-type rejectWarner struct {
+// visible at once without a log line per bad line. It is not safe for
+// concurrent use.
+type RejectWarner struct {
 	log      zerolog.Logger
 	every    time.Duration
 	now      func() time.Time
@@ -17,13 +18,15 @@ type rejectWarner struct {
 	lastSaid map[string]time.Time
 }
 
-func newRejectWarner(log zerolog.Logger, every time.Duration, now func() time.Time) *rejectWarner {
-	return &rejectWarner{log: log, every: every, now: now, pending: map[string]Rejects{}, lastSaid: map[string]time.Time{}}
+// NewRejectWarner returns a warner that logs to log at most once per
+// every per source.
+func NewRejectWarner(log zerolog.Logger, every time.Duration, now func() time.Time) *RejectWarner {
+	return &RejectWarner{log: log, every: every, now: now, pending: map[string]Rejects{}, lastSaid: map[string]time.Time{}}
 }
 
-// add counts a batch's rejects and logs when the source's interval has
+// Add counts a batch's rejects and logs when the source's interval has
 // passed since it last logged.
-func (w *rejectWarner) add(source string, r Rejects) {
+func (w *RejectWarner) Add(source string, r Rejects) {
 	if len(r) == 0 {
 		return
 	}

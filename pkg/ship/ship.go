@@ -245,11 +245,12 @@ func (s *shipper) ship(ctx, produceCtx context.Context, b ingest.Batch) error {
 		s.o.Logger.Error().Err(err).Str("source", b.Source).Msg("parsing batch")
 		return nil
 	}
+	msgs, shipped := s.messages(recs, rejects)
 	s.count(b, rejects)
-	if err := s.produce(ctx, produceCtx, s.messages(recs)); err != nil {
+	if err := s.produce(ctx, produceCtx, msgs); err != nil {
 		return err
 	}
-	s.stats.Shipped += int64(len(recs))
+	s.stats.Shipped += int64(shipped)
 	if b.Pos.Path != "" {
 		s.positions[b.Pos.Path] = b.Pos
 		s.dirty = true
@@ -277,9 +278,21 @@ func (s *shipper) count(b ingest.Batch, rejects engine.Rejects) {
 	}
 }
 
-// messages encodes the records into one buffer for the batch. It is not
-// reused: a write abandoned at a stop may still read it.
-func (s *shipper) messages(recs []ingest.Record) []kafka.Message {
+// ReasonTooLarge counts the records too large to produce: kafka-go
+// refuses a message larger than its 1 MiB batch, and brokers one larger
+// than message.max.bytes, 1 MiB by default. Retrying such a record would
+// stop the file for good.
+const ReasonTooLarge = "too_large"
+
+// maxRecordBytes leaves room under the 1 MiB limits for the key and
+// kafka-go's accounting.
+const maxRecordBytes = 1<<20 - 4<<10
+
+// messages encodes the records into one buffer for the batch, leaving out
+// those too large, which it counts in rejects. It returns the messages
+// and the number of records they carry. The buffer is not reused: a
+// write abandoned at a stop may still read it.
+func (s *shipper) messages(recs []ingest.Record, rejects engine.Rejects) ([]kafka.Message, int) {
 	var buf []byte
 	ends := make([]int, len(recs))
 	for i := range recs {
@@ -287,17 +300,22 @@ func (s *shipper) messages(recs []ingest.Record) []kafka.Message {
 		ends[i] = len(buf)
 	}
 	msgs := make([]kafka.Message, 0, len(recs))
-	start := 0
+	start, n := 0, 0
 	for i := range recs {
 		r := &recs[i]
 		value := buf[start:ends[i]:ends[i]]
 		start = ends[i]
+		if len(value) > maxRecordBytes {
+			rejects[ReasonTooLarge]++
+			continue
+		}
+		n++
 		msgs = append(msgs, kafka.Message{Topic: s.o.Topic, Key: tokenKey(r), Value: value})
 		if s.o.AddressTopic != "" && r.IP.IsValid() {
 			msgs = append(msgs, kafka.Message{Topic: s.o.AddressTopic, Key: []byte(r.IP.String()), Value: value})
 		}
 	}
-	return msgs
+	return msgs, n
 }
 
 // tokenKey is the key of a request on the token topic: its fingerprint.

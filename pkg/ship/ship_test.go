@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,5 +262,23 @@ func TestStateDirIsLocked(t *testing.T) {
 	testwait.For(t, 10*time.Second, "the line shipped", func() bool { return allIn(shipped(t, c.Addrs()), 1) })
 	if _, err := Run(context.Background(), o); err == nil {
 		t.Fatal("a second shipper ran on a locked state directory")
+	}
+}
+
+// TestTooLargeRecordIsCountedNotRetried ships a line whose record no
+// broker takes: it is counted as rejected and the lines after it arrive.
+func TestTooLargeRecordIsCountedNotRetried(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.Topic(topic, 1))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	huge := `{"ts":"2026-05-14T09:21:07Z","token":"pm-live-huge","bytes":999999,"ua":"` + strings.Repeat("x", 1<<20-100) + `"}`
+	if err := os.WriteFile(path, []byte(huge+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, path, 0, 10)
+	r := start(options(t, c.Addrs(), filepath.Join(dir, "state"), path))
+	testwait.For(t, 10*time.Second, "the lines after the huge one shipped", func() bool { return allIn(shipped(t, c.Addrs()), 10) })
+	if st := r.stop(t); st.Rejected[ReasonTooLarge] != 1 || st.Shipped != 10 {
+		t.Errorf("stats %+v, want 10 shipped and 1 rejected as too large", st)
 	}
 }

@@ -210,3 +210,45 @@ func TestKafkaTakeoverCarriesBaselinesAndLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestShipThenConsumeRaisesTheAlert goes from a gateway's log file to an
+// alert through Kafka: sentinel ship at the edge tails the file and
+// produces canonical records keyed by fingerprint, and sentinel run in a
+// consumer group reads them in their default format. The raw token never
+// travels.
+func TestShipThenConsumeRaisesTheAlert(t *testing.T) {
+	kc, brokers := startKafka(t, 4)
+	dir := t.TempDir()
+	const leaked = "tok_live_shippedLEAKtoken0001"
+	logPath := filepath.Join(dir, "access.log")
+	f, _ := os.Create(logPath)
+	steadyThenBurst(f, leaked, "203.0.113.9", time.Now().Add(-121*time.Minute))
+	f.Close()
+
+	shipper := startDaemon(t, dir, nil, "ship", "--to", "kafka://"+brokers+"/requests", "--state-dir", filepath.Join(dir, "ship"), logPath)
+	alerts := filepath.Join(dir, "alerts.jsonl")
+	cfg := filepath.Join(dir, "run.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir: %s\nadmin:\n  listen: 127.0.0.1:0\nlog:\n  format: json\nalerts:\n  sinks:\n    - type: file\n      path: %s\n",
+		filepath.Join(dir, "state"), alerts)), 0o600)
+	run := startDaemon(t, t.TempDir(), nil, "run", "--config", cfg, "kafka://"+brokers+"/requests?group=sentinel")
+	eventually(t, 60*time.Second, "the leaked token's alert", func() bool {
+		data, _ := os.ReadFile(alerts)
+		return strings.Contains(string(data), fingerprintOf(leaked))
+	})
+	run.cmd.Process.Signal(os.Interrupt)
+	run.cmd.Wait()
+	shipper.cmd.Process.Signal(os.Interrupt)
+	shipper.cmd.Wait()
+
+	var topic strings.Builder
+	for _, r := range kafkatest.Consume(t, kc.Addrs(), "requests") {
+		if r.Key != fingerprintOf(leaked) {
+			t.Errorf("record keyed %q, want the token's fingerprint", r.Key)
+		}
+		topic.WriteString(r.Value)
+	}
+	data, _ := os.ReadFile(alerts)
+	if strings.Contains(topic.String()+run.allLogs()+shipper.allLogs()+string(data), leaked) {
+		t.Error("the raw token travelled: it is in the topic, a log or an alert")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/sentinel-project/sentinel/pkg/config"
 	"github.com/sentinel-project/sentinel/pkg/engine"
 	"github.com/sentinel-project/sentinel/pkg/features"
+	"github.com/sentinel-project/sentinel/pkg/ingest"
 	"github.com/sentinel-project/sentinel/pkg/kafka"
 )
 
@@ -18,10 +19,6 @@ type KafkaSource struct {
 	Kafka  config.Kafka
 	Format engine.Format
 }
-
-// Kafka's lines are the records `sentinel ship` writes, unless the
-// source says otherwise.
-const shippedFormat = "shipped"
 
 // errMixedSources refuses files and Kafka in one run: a Kafka source's
 // state follows its partitions across instances, and a file's cannot.
@@ -73,7 +70,9 @@ func kafkaFromURL(c *config.Config, url string) (*KafkaSource, error) {
 
 func kafkaSource(c *config.Config, s config.Source) (*KafkaSource, error) {
 	if s.Format == "" && s.Mapping == nil {
-		s.Format = shippedFormat
+		// Kafka's lines are the records `sentinel ship` writes, unless
+		// the source says otherwise.
+		s.Format = ingest.FormatShipped
 	}
 	f, err := format(c, s)
 	if err != nil {

@@ -58,7 +58,7 @@ type Stream struct {
 	*gate
 	unlock  func()
 	parsers *parsers
-	warner  *rejectWarner
+	warner  *RejectWarner
 	ops     chan func()
 	urgent  chan struct{}
 	tasks   map[ingest.Partition]*task
@@ -102,7 +102,7 @@ func NewStream(opts StreamOptions) (*Stream, error) {
 	return &Stream{
 		opts: opts, log: opts.Logger, gate: newGate(j, opts.Logger), unlock: unlock,
 		parsers: newParsers([]Format{opts.Format}, func(string) int { return 0 }),
-		warner:  newRejectWarner(opts.Logger, time.Minute, opts.Now),
+		warner:  NewRejectWarner(opts.Logger, time.Minute, opts.Now),
 		ops:     make(chan func(), 64),
 		urgent:  make(chan struct{}, 1),
 		tasks:   map[ingest.Partition]*task{},
@@ -252,7 +252,7 @@ func (s *Stream) apply(b ingest.PartBatch) {
 		return
 	}
 	t.core.applyParsed(p)
-	s.warner.add(t.source, p.rejects)
+	s.warner.Add(t.source, p.rejects)
 	t.next = b.Next
 	t.lastArrival = s.opts.Now()
 	if t.core.stats.Alerts > raised {

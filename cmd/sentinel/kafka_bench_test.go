@@ -130,43 +130,56 @@ alerts:
 
 // adminFromLog reads sentinel's JSON log and sends the admin listener's
 // address on addr once it is logged.
-func adminFromLog(r io.Reader, addr chan<- string, logs *bytes.Buffer) {
+// It also notes when the partitions are first assigned.
+func adminFromLog(r io.Reader, addr chan<- string, logs *bytes.Buffer, assigned *atomic.Int64) {
 	sc := bufio.NewScanner(r)
 	sent := false
 	for sc.Scan() {
 		logs.Write(sc.Bytes())
 		logs.WriteByte('\n')
 		var m struct{ Message, Addr string }
-		if !sent && json.Unmarshal(sc.Bytes(), &m) == nil && m.Message == "admin listener: /metrics, /healthz, /readyz" {
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		switch {
+		case !sent && m.Message == "admin listener: /metrics, /healthz, /readyz":
 			addr <- m.Addr
 			sent = true
+		case m.Message == "kafka: partitions assigned":
+			assigned.CompareAndSwap(0, time.Now().UnixNano())
 		}
 	}
 	io.Copy(io.Discard, r)
 }
 
-// fastLinesRead sums sentinel_lines_read_total without promtool, which
-// would take longer than the polling interval.
-func fastLinesRead(addr string) (float64, error) {
+// fastMetrics sums sentinel_lines_read_total and reads
+// sentinel_apply_seconds_total without promtool, which would take longer
+// than the polling interval.
+func fastMetrics(addr string) (lines, apply float64, err error) {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
-	n := 0.0
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "sentinel_lines_read_total{") {
+		var sum *float64
+		switch {
+		case strings.HasPrefix(line, "sentinel_lines_read_total{"):
+			sum = &lines
+		case strings.HasPrefix(line, "sentinel_apply_seconds_total "):
+			sum = &apply
+		default:
 			continue
 		}
 		var v float64
 		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
-			return 0, fmt.Errorf("metrics line %q: %v", line, err)
+			return 0, 0, fmt.Errorf("metrics line %q: %v", line, err)
 		}
-		n += v
+		*sum += v
 	}
-	return n, sc.Err()
+	return lines, apply, sc.Err()
 }
 
 // sample is the lines read as scraped at a time since the start.
@@ -178,12 +191,17 @@ type sample struct {
 // runTimes are one sentinel run's timings.
 type runTimes struct {
 	total time.Duration // start of the process to every line read
+	// assigned is from the start to the partitions' assignment logged.
+	assigned time.Duration
 	// steady is the reading rate while lines were being read, in lines
 	// per second: between the first scrape showing lines read and the
 	// last one short of the total where there are two, else from the
 	// first to the end. sentinel refreshes its metrics once a second, so
 	// total is late by up to a second and steady is coarse.
 	steady float64
+	// apply is the engine's time parsing and applying the lines
+	// (sentinel_apply_seconds_total), all on one goroutine.
+	apply time.Duration
 }
 
 // pollUntilRead scrapes addr every 50 ms until total lines are read,
@@ -191,12 +209,14 @@ type runTimes struct {
 func pollUntilRead(b *testing.B, addr string, start time.Time, total int, alive func() error) runTimes {
 	b.Helper()
 	var samples []sample
+	var applied float64
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	deadline := start.Add(5 * time.Minute)
 	for {
-		n, err := fastLinesRead(addr)
+		n, apply, err := fastMetrics(addr)
 		at := time.Since(start)
+		applied = apply
 		if err == nil && (len(samples) == 0 || n != samples[len(samples)-1].lines) {
 			samples = append(samples, sample{at, n})
 		}
@@ -211,7 +231,7 @@ func pollUntilRead(b *testing.B, addr string, start time.Time, total int, alive 
 		}
 		<-tick.C
 	}
-	rt := runTimes{total: samples[len(samples)-1].at}
+	rt := runTimes{total: samples[len(samples)-1].at, apply: time.Duration(applied * float64(time.Second))}
 	var read []sample
 	for _, s := range samples {
 		if s.lines > 0 {
@@ -250,7 +270,8 @@ func timeSentinel(b *testing.B, brokers string, total int) runTimes {
 		b.Fatal(err)
 	}
 	logDone := make(chan struct{})
-	go func() { adminFromLog(stderr, addr, &logs); close(logDone) }()
+	var assigned atomic.Int64
+	go func() { adminFromLog(stderr, addr, &logs, &assigned); close(logDone) }()
 	exited := make(chan error, 1)
 	stop := func() {
 		cmd.Process.Signal(os.Interrupt)
@@ -278,6 +299,9 @@ func timeSentinel(b *testing.B, brokers string, total int) runTimes {
 		}
 	}
 	rt := pollUntilRead(b, admin, start, total, alive)
+	if at := assigned.Load(); at != 0 {
+		rt.assigned = time.Unix(0, at).Sub(start)
+	}
 	stop()
 	return rt
 }
@@ -292,7 +316,7 @@ func BenchmarkKafkaConsumeVsKcat(b *testing.B) {
 	kc := kafkatest.Start(b, kafkatest.Topic("requests", 4))
 	brokers := strings.Join(kc.Addrs(), ",")
 	total := fillBenchTopic(b, kc)
-	var kcatRate, sentRate, steadyRate, ratio []float64
+	var kcatRate, sentRate, steadyRate, ratio, assignedAt, applying []float64
 	i := 0
 	for b.Loop() {
 		var kd time.Duration
@@ -309,13 +333,17 @@ func BenchmarkKafkaConsumeVsKcat(b *testing.B) {
 		i++
 		k, s := float64(total)/kd.Seconds(), float64(total)/rt.total.Seconds()
 		kcatRate, sentRate, steadyRate, ratio = append(kcatRate, k), append(sentRate, s), append(steadyRate, rt.steady), append(ratio, s/k)
-		b.Logf("iteration %d: %d lines; kcat %v (%.0f lines/s); sentinel %v (%.0f lines/s, %.0f lines/s while reading); ratio %.3f",
-			i, total, kd.Round(time.Millisecond), k, rt.total.Round(time.Millisecond), s, rt.steady, s/k)
+		assignedAt, applying = append(assignedAt, rt.assigned.Seconds()), append(applying, rt.apply.Seconds())
+		b.Logf("iteration %d: %d lines; kcat %v (%.0f lines/s); sentinel %v (%.0f lines/s, %.0f lines/s while reading; partitions assigned after %v, engine applying %v); ratio %.3f",
+			i, total, kd.Round(time.Millisecond), k, rt.total.Round(time.Millisecond), s, rt.steady,
+			rt.assigned.Round(time.Millisecond), rt.apply.Round(time.Millisecond), s/k)
 	}
 	b.ReportMetric(median(kcatRate), "kcat-lines/s")
 	b.ReportMetric(median(sentRate), "sentinel-lines/s")
 	b.ReportMetric(median(steadyRate), "sentinel-steady-lines/s")
 	b.ReportMetric(median(ratio), "sentinel/kcat")
+	b.ReportMetric(median(assignedAt), "s-to-assigned")
+	b.ReportMetric(median(applying), "s-applying")
 }
 
 func median(xs []float64) float64 {
@@ -327,4 +355,56 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// BenchmarkKafkaConsumeInProcess runs `sentinel run` in the test's
+// process instead, so that -cpuprofile sees where its time goes (the
+// in-process broker's included: tell them apart by package).
+func BenchmarkKafkaConsumeInProcess(b *testing.B) {
+	kc := kafkatest.Start(b, kafkatest.Topic("requests", 4))
+	brokers := strings.Join(kc.Addrs(), ",")
+	total := fillBenchTopic(b, kc)
+	var rate, steady []float64
+	for b.Loop() {
+		dir := b.TempDir()
+		cfg := benchConfig(b, dir, brokers, fmt.Sprintf("bench-%d-%d", os.Getpid(), benchGroups.Add(1)))
+		ctx, cancel := context.WithCancel(context.Background())
+		pr, pw := io.Pipe()
+		var logs bytes.Buffer
+		addr := make(chan string, 1)
+		logDone := make(chan struct{})
+		var assigned atomic.Int64
+		go func() { adminFromLog(pr, addr, &logs, &assigned); close(logDone) }()
+		exited := make(chan error, 1)
+		start := time.Now()
+		go func() { exited <- runCmd(ctx, []string{"--config", cfg}, nil, io.Discard, pw); pw.Close() }()
+		var admin string
+		select {
+		case admin = <-addr:
+		case err := <-exited:
+			b.Fatalf("sentinel stopped: %v", err)
+		}
+		rt := pollUntilRead(b, admin, start, total, func() error {
+			select {
+			case err := <-exited:
+				exited <- err
+				return fmt.Errorf("returned %v", err)
+			default:
+				return nil
+			}
+		})
+		if at := assigned.Load(); at != 0 {
+			rt.assigned = time.Unix(0, at).Sub(start)
+		}
+		cancel()
+		if err := <-exited; err != nil {
+			b.Fatalf("sentinel run: %v", err)
+		}
+		<-logDone
+		rate, steady = append(rate, float64(total)/rt.total.Seconds()), append(steady, rt.steady)
+		b.Logf("%d lines in %v (%.0f lines/s, %.0f lines/s while reading); partitions assigned after %v; engine applying %v",
+			total, rt.total.Round(time.Millisecond), rate[len(rate)-1], rt.steady, rt.assigned.Round(time.Millisecond), rt.apply.Round(time.Millisecond))
+	}
+	b.ReportMetric(median(rate), "sentinel-lines/s")
+	b.ReportMetric(median(steady), "sentinel-steady-lines/s")
 }

@@ -39,6 +39,7 @@ func (c *counter) Snapshot(context.Context, []ingest.Partition) (map[ingest.Part
 }
 func (c *counter) Revoked(context.Context, []ingest.Partition) error { return nil }
 func (c *counter) Urgent() <-chan struct{}                           { return nil }
+func (c *counter) Fleet(context.Context, map[string][]byte) error    { return nil }
 
 // BenchmarkConsumerVsKcat times a Consumer with a Handler that only
 // counts, reading 400,000 lines of 210 bytes over four partitions as a

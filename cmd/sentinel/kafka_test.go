@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/sentinel-project/sentinel/internal/kafkatest"
 )
@@ -57,6 +61,8 @@ sources:
       brokers: [%s]
       topics: [requests]
       group: %s
+      session_timeout: 2s
+      rebalance_timeout: 3s
     format: canonical
 alerts:
   sinks:
@@ -211,13 +217,15 @@ func TestKafkaTakeoverCarriesBaselinesAndLosesNothing(t *testing.T) {
 	}
 }
 
-// TestShipThenConsumeRaisesTheAlert goes from a gateway's log file to an
-// alert through Kafka: sentinel ship at the edge tails the file and
-// produces canonical records keyed by fingerprint, and sentinel run in a
-// consumer group reads them in their default format. The raw token never
-// travels.
+// TestShipThenConsumeRaisesTheAlert goes from a gateway's log file to
+// alerts through Kafka. sentinel ship at the edge tails the file and
+// produces canonical records keyed by fingerprint to one topic and by
+// address to another; one sentinel run group judges tokens from the
+// first, another addresses from the second, each in the default format.
+// The raw token never travels.
 func TestShipThenConsumeRaisesTheAlert(t *testing.T) {
-	kc, brokers := startKafka(t, 4)
+	kc := kafkatest.Start(t, kafkatest.Topic("requests", 4), kafkatest.Topic("addresses", 4))
+	brokers := strings.Join(kc.Addrs(), ",")
 	dir := t.TempDir()
 	const leaked = "tok_live_shippedLEAKtoken0001"
 	logPath := filepath.Join(dir, "access.log")
@@ -225,30 +233,195 @@ func TestShipThenConsumeRaisesTheAlert(t *testing.T) {
 	steadyThenBurst(f, leaked, "203.0.113.9", time.Now().Add(-121*time.Minute))
 	f.Close()
 
-	shipper := startDaemon(t, dir, nil, "ship", "--to", "kafka://"+brokers+"/requests", "--state-dir", filepath.Join(dir, "ship"), logPath)
-	alerts := filepath.Join(dir, "alerts.jsonl")
-	cfg := filepath.Join(dir, "run.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir: %s\nadmin:\n  listen: 127.0.0.1:0\nlog:\n  format: json\nalerts:\n  sinks:\n    - type: file\n      path: %s\n",
-		filepath.Join(dir, "state"), alerts)), 0o600)
-	run := startDaemon(t, t.TempDir(), nil, "run", "--config", cfg, "kafka://"+brokers+"/requests?group=sentinel")
-	eventually(t, 60*time.Second, "the leaked token's alert", func() bool {
-		data, _ := os.ReadFile(alerts)
-		return strings.Contains(string(data), fingerprintOf(leaked))
-	})
-	run.cmd.Process.Signal(os.Interrupt)
-	run.cmd.Wait()
-	shipper.cmd.Process.Signal(os.Interrupt)
-	shipper.cmd.Wait()
+	shipper := startDaemon(t, dir, nil, "ship", "--to", "kafka://"+brokers+"/requests", "--address-topic", "addresses",
+		"--state-dir", filepath.Join(dir, "ship"), logPath)
+	run := func(url string) (*daemon, string) {
+		dir := t.TempDir()
+		alerts := filepath.Join(dir, "alerts.jsonl")
+		cfg := filepath.Join(dir, "run.yaml")
+		os.WriteFile(cfg, []byte(fmt.Sprintf("state_dir: %s\nadmin:\n  listen: 127.0.0.1:0\nlog:\n  format: json\nalerts:\n  sinks:\n    - type: file\n      path: %s\n",
+			filepath.Join(dir, "state"), alerts)), 0o600)
+		return startDaemon(t, dir, nil, "run", "--config", cfg, url), alerts
+	}
+	tokens, tokenAlerts := run("kafka://" + brokers + "/requests?group=tokens&judge=token")
+	addrs, addrAlerts := run("kafka://" + brokers + "/addresses?group=addresses&judge=ip")
+	eventually(t, 60*time.Second, "the leaked token's alert", func() bool { return fileHas(tokenAlerts, fingerprintOf(leaked)) })
+	eventually(t, 60*time.Second, "its address's alert", func() bool { return fileHas(addrAlerts, "203.0.113.9") })
+	for _, d := range []*daemon{tokens, addrs, shipper} {
+		d.cmd.Process.Signal(os.Interrupt)
+		d.cmd.Wait()
+	}
 
-	var topic strings.Builder
+	tokenData, _ := os.ReadFile(tokenAlerts)
+	addrData, _ := os.ReadFile(addrAlerts)
+	for _, a := range parseAlerts(t, string(tokenData)) {
+		if a.Entity != "token" {
+			t.Errorf("the group judging tokens alerted on %s %s", a.Entity, a.Key)
+		}
+	}
+	for _, a := range parseAlerts(t, string(addrData)) {
+		if a.Entity != "ip" {
+			t.Errorf("the group judging addresses alerted on %s %s", a.Entity, a.Key)
+		}
+	}
+	var topics strings.Builder
 	for _, r := range kafkatest.Consume(t, kc.Addrs(), "requests") {
 		if r.Key != fingerprintOf(leaked) {
 			t.Errorf("record keyed %q, want the token's fingerprint", r.Key)
 		}
-		topic.WriteString(r.Value)
+		topics.WriteString(r.Value)
 	}
-	data, _ := os.ReadFile(alerts)
-	if strings.Contains(topic.String()+run.allLogs()+shipper.allLogs()+string(data), leaked) {
-		t.Error("the raw token travelled: it is in the topic, a log or an alert")
+	for _, r := range kafkatest.Consume(t, kc.Addrs(), "addresses") {
+		if r.Key != "203.0.113.9" {
+			t.Errorf("address record keyed %q, want the address", r.Key)
+		}
+		topics.WriteString(r.Value)
 	}
+	all := topics.String() + tokens.allLogs() + addrs.allLogs() + shipper.allLogs() + string(tokenData) + string(addrData)
+	if strings.Contains(all, leaked) {
+		t.Error("the raw token travelled: it is in a topic, a log or an alert")
+	}
+}
+
+// leakScenario is the lines of one token that bursts after two hours of
+// ten messages a minute, and of three steady ones, split at the burst:
+// before holds the learning, after the burst and what follows.
+func leakScenario(leaked string) (before, after []trafficLine) {
+	start := time.Now().Add(-125 * time.Minute)
+	before = steadyLines(leaked, "203.0.113.9", start, 120)
+	after = burstLines(leaked, "203.0.113.9", start.Add(120*time.Minute))
+	for i := range 3 {
+		tok, ip := fmt.Sprintf("tok_live_quietTOKEN%04d", i), fmt.Sprintf("198.51.100.%d", i+1)
+		before = append(before, steadyLines(tok, ip, start, 120)...)
+		after = append(after, steadyLines(tok, ip, start.Add(120*time.Minute), 5)...)
+	}
+	return before, after
+}
+
+// countAlerts returns how often each alert id is in the file.
+func countAlerts(t *testing.T, path string) map[string]int {
+	t.Helper()
+	data, _ := os.ReadFile(path)
+	ids := map[string]int{}
+	for _, a := range parseAlerts(t, string(data)) {
+		ids[a.ID]++
+	}
+	return ids
+}
+
+func fileHas(path, s string) bool {
+	data, _ := os.ReadFile(path)
+	return strings.Contains(string(data), s)
+}
+
+// TestKafkaBrokerRestartAndCutConnectionsUnderARunningConsumer restarts
+// the broker under a running sentinel, then cuts every connection for a
+// while: it reads on each time, loses no line and reads none twice.
+func TestKafkaBrokerRestartAndCutConnectionsUnderARunningConsumer(t *testing.T) {
+	kc, brokers := startKafka(t, 4, kafkatest.Persist())
+	const leaked = "tok_live_restartLEAKtoken001"
+	before, after := leakScenario(leaked)
+	half := len(before) / 2
+	slices.SortStableFunc(before, func(a, b trafficLine) int { return a.at.Compare(b.at) })
+	kcatProduce(t, kc, before[:half])
+
+	dir := t.TempDir()
+	cfg, alerts := kafkaConfig(t, dir, brokers, "sentinel")
+	d := startDaemon(t, dir, nil, "run", "--config", cfg)
+	addr := adminAddr(t, d)
+	eventually(t, 30*time.Second, "the first half read", func() bool { return linesRead(t, addr) == float64(half) })
+
+	kc.Restart(t)
+	kcatProduce(t, kc, before[half:])
+	eventually(t, 60*time.Second, "the lines written after the restart read", func() bool {
+		return linesRead(t, addr) == float64(len(before))
+	})
+
+	restore := kc.DropConnections()
+	eventually(t, 30*time.Second, "sentinel's requests to meet cut connections", func() bool { return kc.Dropped() >= 10 })
+	restore()
+	kcatProduce(t, kc, after)
+	eventually(t, 60*time.Second, "the burst alerted after the connections came back", func() bool { return fileHas(alerts, fingerprintOf(leaked)) })
+	eventually(t, 30*time.Second, "every line read", func() bool { return linesRead(t, addr) >= float64(len(before)+len(after)) })
+	if n := linesRead(t, addr); n != float64(len(before)+len(after)) {
+		t.Errorf("read %v lines, want %d: none lost, none read twice", n, len(before)+len(after))
+	}
+	d.cmd.Process.Signal(os.Interrupt)
+	if err := d.cmd.Wait(); err != nil {
+		t.Errorf("sentinel exited with %v", err)
+	}
+}
+
+// TestKafkaKillBetweenApplyAndCommit kills sentinel after it applied
+// every line but committed only up to the alert: the restart reads again
+// exactly the lines after what was committed, and the alert is not
+// raised twice.
+func TestKafkaKillBetweenApplyAndCommit(t *testing.T) {
+	kc, brokers := startKafka(t, 4)
+	const leaked = "tok_live_killedLEAKtoken0001"
+	before, after := leakScenario(leaked)
+	kcatProduce(t, kc, slices.Concat(before, after))
+	// More of the quiet tokens' minutes, written once the alert's save
+	// is done.
+	var more []trafficLine
+	for i := range 3 {
+		more = append(more, steadyLines(fmt.Sprintf("tok_live_quietTOKEN%04d", i), fmt.Sprintf("198.51.100.%d", i+1), time.Now().Add(-4*time.Minute), 3)...)
+	}
+	lines := slices.Concat(before, after, more)
+
+	dir := t.TempDir()
+	cfg, alerts := kafkaConfig(t, dir, brokers, "sentinel")
+	// Saves only when an alert asks for one: the lines after it are
+	// applied and not committed when the kill comes.
+	text, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(text), "checkpoint_interval: 1s", "checkpoint_interval: 1h", 1)), 0o600)
+	d := startDaemon(t, dir, nil, "run", "--config", cfg)
+	addr := adminAddr(t, d)
+	eventually(t, 60*time.Second, "the alert", func() bool {
+		return fileHas(alerts, fingerprintOf(leaked)) && linesRead(t, addr) == float64(len(before)+len(after))
+	})
+	eventually(t, 30*time.Second, "the alert's save committed", func() bool { return committedOffsets(t, kc, "sentinel") > 0 })
+	kcatProduce(t, kc, more)
+	eventually(t, 60*time.Second, "every line applied", func() bool { return linesRead(t, addr) == float64(len(lines)) })
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	d.cmd.Wait()
+	committed := committedOffsets(t, kc, "sentinel")
+	if committed >= int64(len(lines)) {
+		t.Fatalf("committed %d of %d lines before the kill: the test needs lines applied and not committed", committed, len(lines))
+	}
+
+	d = startDaemon(t, t.TempDir(), nil, "run", "--config", cfg)
+	addr = adminAddr(t, d)
+	want := float64(int64(len(lines)) - committed)
+	eventually(t, 60*time.Second, "the uncommitted lines read again", func() bool { return linesRead(t, addr) >= want })
+	if n := linesRead(t, addr); n != want {
+		t.Errorf("the restart read %v lines, want the %v after the committed offsets", n, want)
+	}
+	d.cmd.Process.Signal(os.Interrupt)
+	d.cmd.Wait()
+	ids := countAlerts(t, alerts)
+	if len(ids) == 0 {
+		t.Fatal("no alert in the file")
+	}
+	for id, n := range ids {
+		if n > 1 {
+			t.Errorf("alert %s written %d times", id, n)
+		}
+	}
+}
+
+// committedOffsets sums the group's committed offsets over the topic's
+// partitions, read with kafka-go's client.
+func committedOffsets(t *testing.T, kc *kafkatest.Cluster, group string) int64 {
+	t.Helper()
+	cl := &kafkago.Client{Addr: kafkago.TCP(kc.Addrs()...)}
+	resp, err := cl.OffsetFetch(context.Background(), &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{"requests": {0, 1, 2, 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, p := range resp.Topics["requests"] {
+		n += max(p.CommittedOffset, 0)
+	}
+	return n
 }

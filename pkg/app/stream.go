@@ -101,8 +101,9 @@ func (d *Daemon) runStream(ctx context.Context, eo engine.Options, p *parts) err
 	ro := d.runOptions(ctx, eo, p)
 	cons, err := kafka.NewConsumer(ctx, kafka.ConsumerOptions{
 		Conn: conn, Group: k.Group, Topics: k.Topics, StateTopic: k.StateTopic, PopulationTopic: k.PopulationTopic,
-		Latest:    k.Start == "latest",
-		SaveEvery: d.Config.CheckpointInterval, Logger: d.Log,
+		Latest: k.Start == "latest", SessionTimeout: k.SessionTimeout, HeartbeatInterval: k.SessionTimeout / 10,
+		RebalanceTimeout: k.RebalanceTimeout,
+		SaveEvery:        d.Config.CheckpointInterval, Logger: d.Log,
 	})
 	if err != nil {
 		return err

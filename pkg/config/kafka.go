@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Kafka is a Kafka source (sources[].kafka) or the destination of
@@ -36,9 +37,18 @@ type Kafka struct {
 	// PopulationTopic is the compacted topic where instances share their
 	// partitions' population baselines, so that new tokens are judged
 	// against the whole fleet's; GROUP.population by default.
-	PopulationTopic string     `yaml:"population_topic"`
-	TLS             *KafkaTLS  `yaml:"tls"`
-	SASL            *KafkaSASL `yaml:"sasl"`
+	PopulationTopic string `yaml:"population_topic"`
+	// SessionTimeout is how long the group waits for a member that
+	// stopped answering before its partitions go to the others: the
+	// longest a crashed instance's partitions go unread. Heartbeats go
+	// at a tenth of it. 30s by default.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// RebalanceTimeout is how long members may take to save their
+	// partitions' states and rejoin when the group changes; 30s by
+	// default.
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+	TLS              *KafkaTLS     `yaml:"tls"`
+	SASL             *KafkaSASL    `yaml:"sasl"`
 }
 
 // KafkaTLS turns on TLS to the brokers. Empty files mean the system's
@@ -143,6 +153,8 @@ func splitList(s string) []string {
 // applyDefaults fills what a Kafka source leaves unset.
 func (k *Kafka) applyDefaults() {
 	setDefault(&k.ClientID, "sentinel")
+	setDefault(&k.SessionTimeout, 30*time.Second)
+	setDefault(&k.RebalanceTimeout, 30*time.Second)
 	setDefault(&k.Start, "earliest")
 	if len(k.Judge) == 0 {
 		k.Judge = slices.Clone(judgeKinds)
@@ -181,6 +193,11 @@ func (k *Kafka) validate(field string, consumer bool, fe func(field, format stri
 	for i, j := range k.Judge {
 		if !slices.Contains(judgeKinds, j) {
 			errs = append(errs, fe(fmt.Sprintf("%s.judge[%d]", field, i), "%q: allowed are token and ip", j))
+		}
+	}
+	for name, d := range map[string]time.Duration{"session_timeout": k.SessionTimeout, "rebalance_timeout": k.RebalanceTimeout} {
+		if d < time.Second || d > 10*time.Minute {
+			errs = append(errs, fe(field+"."+name, "%v is out of range: allowed is 1s to 10m (default 30s)", d))
 		}
 	}
 	if consumer && slices.Contains(k.Topics, k.StateTopic) {

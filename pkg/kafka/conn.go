@@ -6,8 +6,10 @@
 package kafka
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -108,4 +110,20 @@ func (c *Conn) Dialer() *kafkago.Dialer {
 // Transport returns a kafka-go transport for writers and the client.
 func (c *Conn) Transport() *kafkago.Transport {
 	return &kafkago.Transport{ClientID: c.ClientID, DialTimeout: dialTimeout, TLS: c.TLS, SASL: c.SASL}
+}
+
+// Check connects to the brokers, with TLS and SASL, until one accepts.
+// kafka-go's client reports a refused login as a broker not available;
+// a dial says what went wrong.
+func (c *Conn) Check(ctx context.Context) error {
+	var errs []error
+	for _, b := range c.Brokers {
+		conn, err := c.Dialer().DialContext(ctx, "tcp", b)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("connecting to kafka broker %s: %w", b, err))
+	}
+	return errors.Join(errs...)
 }

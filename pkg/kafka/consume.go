@@ -3,6 +3,8 @@ package kafka
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
@@ -88,11 +90,15 @@ func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
 	if opts.StallAfter <= 0 {
 		opts.StallAfter = 30 * time.Second
 	}
+	log := opts.Logger
+	if err := waitForBrokers(ctx, opts.Conn, log); err != nil {
+		return nil, err
+	}
 	store, err := NewStore(ctx, opts.Conn, opts.StateTopic)
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{opts: opts, store: store, log: opts.Logger, lag: map[ingest.Partition]int64{}}
+	c := &Consumer{opts: opts, store: store, log: log, lag: map[ingest.Partition]int64{}}
 	if opts.PopulationTopic != "" {
 		if c.pop, err = newExchange(ctx, opts.Conn, opts.PopulationTopic, opts.Logger); err != nil {
 			store.Close()
@@ -100,6 +106,44 @@ func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
 		}
 	}
 	return c, nil
+}
+
+// waitForBrokers waits until a broker accepts a connection: a cluster
+// that is down when sentinel starts delays the start rather than failing
+// it. A refused login or certificate is a mistake of the configuration
+// that waiting does not mend, and is returned at once.
+func waitForBrokers(ctx context.Context, conn *Conn, log zerolog.Logger) error {
+	said := false
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		err := conn.Check(ctx)
+		if err == nil {
+			if said {
+				log.Info().Msg("kafka: brokers reachable")
+			}
+			return nil
+		}
+		if permanent(err) || ctx.Err() != nil {
+			return err
+		}
+		if !said {
+			log.Warn().Err(err).Msg("kafka: no broker reachable; retrying until one is")
+			said = true
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// permanent tells the errors of connecting that retrying does not mend.
+func permanent(err error) bool {
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	return errors.Is(err, kafkago.SASLAuthenticationFailed) || errors.Is(err, kafkago.UnsupportedSASLMechanism) ||
+		errors.Is(err, kafkago.IllegalSASLState) || errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &verify)
 }
 
 // Lag returns, per partition owned, the lines written and not yet read.

@@ -6,14 +6,19 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sentinel-project/sentinel/internal/kafkatest"
 	"github.com/sentinel-project/sentinel/internal/testwait"
+	"github.com/sentinel-project/sentinel/pkg/config"
 	"github.com/sentinel-project/sentinel/pkg/ingest"
 )
 
@@ -247,4 +252,107 @@ func (r *recorder) owned() []ingest.Partition {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.assigned)
+}
+
+// TestStalledReaderIsReplaced has the broker swallow every fetch for a
+// while, answering nothing, as a kafka-go reader looks when it stalls
+// after a rebalance or a broker restart: the consumer sees the lines
+// waiting, replaces the reader, and reads them once the broker answers.
+func TestStalledReaderIsReplaced(t *testing.T) {
+	kc := kafkatest.Start(t, kafkatest.Topic("requests", 1))
+	addrs := kc.Addrs()
+	var swallowing atomic.Bool
+	swallowing.Store(true)
+	kc.Kfake().ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		if !swallowing.Load() {
+			kc.Kfake().DropControl()
+			return nil, nil, false
+		}
+		kc.Kfake().KeepControl()
+		return nil, nil, true // handled, with no answer ever
+	})
+	produce(t, addrs, "requests", 0, 100)
+	opts := fastGroup(addrs, "g")
+	opts.StallAfter = 500 * time.Millisecond
+	r := newRecorder()
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := NewConsumer(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, r) }()
+	defer func() { cancel(); <-done }()
+	testwait.For(t, 20*time.Second, "a stalled reader replaced", func() bool { return c.Stalls() >= 1 })
+	if n := r.total(); n != 0 {
+		t.Fatalf("%d lines read while every fetch was swallowed", n)
+	}
+	swallowing.Store(false)
+	testwait.For(t, 20*time.Second, "the lines read by a fresh reader", func() bool { return r.total() == 100 })
+}
+
+// TestConsumerOverTLSAndSCRAM consumes from brokers that take only TLS
+// with SCRAM-SHA-512, connecting from the settings a configuration gives;
+// a wrong password is refused with an error that does not repeat it.
+func TestConsumerOverTLSAndSCRAM(t *testing.T) {
+	kc := kafkatest.Start(t, kafkatest.Topic("requests", 2), kafkatest.TLS(),
+		kafkatest.SASL(kafkatest.ScramSHA512, "sentinel", "right-horse-battery"))
+	w := &kafkago.Writer{Addr: kafkago.TCP(kc.Addrs()...), Topic: "requests", Transport: kc.Transport(t),
+		Balancer: &kafkago.Hash{}, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	for i := range 50 {
+		if err := w.WriteMessages(context.Background(), kafkago.Message{Key: []byte(strconv.Itoa(i)), Value: []byte("line " + strconv.Itoa(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settings := func(password string) *config.Kafka {
+		return &config.Kafka{Brokers: kc.Addrs(), ClientID: "sentinel",
+			TLS:  &config.KafkaTLS{CAFile: kc.CAFile()},
+			SASL: &config.KafkaSASL{Mechanism: "SCRAM-SHA-512", Username: "sentinel", Password: password}}
+	}
+	conn, err := NewConn(settings("right-horse-battery"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := fastGroup(kc.Addrs(), "g")
+	opts.Conn = conn
+	r := newRecorder()
+	stop := consume(t, opts, r)
+	testwait.For(t, 20*time.Second, "every line read over TLS and SCRAM", func() bool { return r.total() == 50 })
+	stop()
+
+	bad, err := NewConn(settings("wrong-password-here"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Conn = bad
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = NewConsumer(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "SASL Authentication Failed") {
+		t.Errorf("a wrong password gave %v, want the brokers' SASL refusal", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "wrong-password-here") {
+		t.Error("the error repeats the password")
+	}
+}
+
+// TestConsumerWaitsForBrokersDownAtStart starts a consumer while the
+// brokers are down: it waits for them rather than failing, then reads.
+func TestConsumerWaitsForBrokersDownAtStart(t *testing.T) {
+	kc := kafkatest.Start(t, kafkatest.Topic("requests", 2), kafkatest.Persist())
+	produce(t, kc.Addrs(), "requests", 0, 20)
+	kc.Stop(t)
+	r := newRecorder()
+	started := make(chan func(), 1)
+	go func() { started <- consume(t, fastGroup(kc.Addrs(), "g"), r) }()
+	select {
+	case <-started:
+		t.Fatal("the consumer started with every broker down")
+	case <-time.After(1500 * time.Millisecond): // a wait for nothing to happen
+	}
+	kc.Resume(t)
+	stop := <-started
+	defer stop()
+	testwait.For(t, 20*time.Second, "the lines read once the brokers are back", func() bool { return r.total() == 20 })
 }

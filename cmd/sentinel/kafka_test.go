@@ -123,8 +123,17 @@ func TestKafkaLinesProducedByKcatRaiseTheAlert(t *testing.T) {
 			t.Errorf("alert on a steady token: %+v", a)
 		}
 	}
-	if logs := d.allLogs() + string(data); strings.Contains(logs, "tok_live_") {
-		t.Error("a raw token appears in the log or an alert")
+	// Each alert is in the evidence log with the lines it was judged
+	// on, redacted, and the chain verifies.
+	evlog, _ := os.ReadFile(filepath.Join(dir, "state", "evidence.log"))
+	if !strings.Contains(string(evlog), fingerprintOf(leaked)) || !strings.Contains(string(evlog), `\"messages\":500`) {
+		t.Errorf("the evidence log lacks the leaked token's alert with its lines")
+	}
+	if out, errOut, code := sentinel(t, "", "verify", "--state-dir", filepath.Join(dir, "state")); code != 0 {
+		t.Errorf("sentinel verify exited %d: %s%s", code, out, errOut)
+	}
+	if logs := d.allLogs() + string(data) + string(evlog); strings.Contains(logs, "tok_live_") {
+		t.Error("a raw token appears in the log, an alert or the evidence")
 	}
 }
 

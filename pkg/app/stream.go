@@ -110,7 +110,7 @@ func (d *Daemon) runStream(ctx context.Context, eo engine.Options, p *parts) err
 	}
 	stream, err := engine.NewStream(engine.StreamOptions{
 		Options: eo, Format: d.Kafka.Format, StateDir: d.Config.StateDir,
-		Deliver: ro.Deliver, WaitRecorded: ro.WaitRecorded, Retune: ro.Retune,
+		Deliver: ro.Deliver, WaitRecorded: ro.WaitRecorded, Retune: ro.Retune, Evidence: ro.Evidence,
 		Status: func(st *engine.Status) {
 			st.Lag, st.KafkaStalls = map[string]int64{}, cons.Stalls()
 			for part, n := range cons.Lag() {

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/detect"
 	"github.com/sentinel-project/sentinel/pkg/evidence"
@@ -130,17 +132,9 @@ func (r *runner) openEvidence(fi *formatIndex) error {
 	if eo == nil {
 		return nil
 	}
-	l, err := evidence.Open(r.opts.StateDir, eo.Log)
+	l, err := openEvidenceLog(r.opts.StateDir, eo, r.log)
 	if err != nil {
 		return err
-	}
-	if n := l.Recovered.TornBytes; n > 0 {
-		r.log.Warn().Int("bytes", n).Msg("evidence log: cut a torn last entry left by a crash; its alert was never sent and is raised again")
-	}
-	if l.Recovered.HeadAhead {
-		h, _ := evidence.ReadHead(r.opts.StateDir)
-		r.log.Error().Uint64("log_ends_at", l.Head().Seq).Uint64("head_file_seq", h.Seq).
-			Msg("evidence log: entries were removed from its end; appending after the last one left (sentinel verify reports the loss)")
 	}
 	r.evlog = l
 	r.parsers.indexLines = true
@@ -149,21 +143,46 @@ func (r *runner) openEvidence(fi *formatIndex) error {
 	return nil
 }
 
+// openEvidenceLog opens the evidence log in dir and says what its
+// recovery found.
+func openEvidenceLog(dir string, eo *EvidenceOptions, log zerolog.Logger) (*evidence.Log, error) {
+	l, err := evidence.Open(dir, eo.Log)
+	if err != nil {
+		return nil, err
+	}
+	if n := l.Recovered.TornBytes; n > 0 {
+		log.Warn().Int("bytes", n).Msg("evidence log: cut a torn last entry left by a crash; its alert was never sent and is raised again")
+	}
+	if l.Recovered.HeadAhead {
+		h, _ := evidence.ReadHead(dir)
+		log.Error().Uint64("log_ends_at", l.Head().Seq).Uint64("head_file_seq", h.Seq).
+			Msg("evidence log: entries were removed from its end; appending after the last one left (sentinel verify reports the loss)")
+	}
+	return l, nil
+}
+
 // deliverWith is deliver for an alert with its evidence: a new alert is
 // appended to the evidence log, and given its chain, before the sinks
-// see it. An alert the log cannot take is still delivered, without a
-// chain: losing the alert would be worse than losing its evidence.
+// see it.
 func (r *runner) deliverWith(a *alert.Alert, ev *evidence.Evidence) {
 	if !r.fresh(a.ID) {
 		return
 	}
-	if r.evlog != nil {
-		if ev == nil {
-			ev = r.core.keeper.bare(a.Detector)
-		}
-		if err := r.evlog.Append(a, ev); err != nil {
-			r.log.Error().Err(err).Str("alert", a.ID).Msg("evidence log: alert not appended; delivering it without a chain")
-		}
+	if ev == nil && r.evlog != nil {
+		ev = r.core.keeper.bare(a.Detector)
 	}
+	appendEvidence(r.evlog, a, ev, r.log)
 	r.opts.Deliver(a, func() { r.recorded(a.ID) })
+}
+
+// appendEvidence appends a new alert and its evidence to l, when there
+// is a log. An alert the log cannot take is still delivered, without a
+// chain: losing the alert would be worse than losing its evidence.
+func appendEvidence(l *evidence.Log, a *alert.Alert, ev *evidence.Evidence, log zerolog.Logger) {
+	if l == nil {
+		return
+	}
+	if err := l.Append(a, ev); err != nil {
+		log.Error().Err(err).Str("alert", a.ID).Msg("evidence log: alert not appended; delivering it without a chain")
+	}
 }

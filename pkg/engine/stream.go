@@ -19,6 +19,7 @@ import (
 
 	"github.com/sentinel-project/sentinel/pkg/alert"
 	"github.com/sentinel-project/sentinel/pkg/detect"
+	"github.com/sentinel-project/sentinel/pkg/evidence"
 	"github.com/sentinel-project/sentinel/pkg/features"
 	"github.com/sentinel-project/sentinel/pkg/ingest"
 	"github.com/sentinel-project/sentinel/pkg/state"
@@ -41,6 +42,10 @@ type StreamOptions struct {
 	QuietAfter   time.Duration
 	Status       func(*Status)
 	Retune       <-chan Retune
+	// Evidence, when set, keeps every alert's evidence in the state
+	// directory's evidence log, as RunOptions.Evidence does. Each
+	// partition captures lines within its share of the capture budget.
+	Evidence *EvidenceOptions
 }
 
 // Stream judges a partitioned log with one core per partition, the way
@@ -57,6 +62,7 @@ type Stream struct {
 	log  zerolog.Logger
 	*gate
 	unlock  func()
+	evlog   *evidence.Log // nil without StreamOptions.Evidence
 	parsers *parsers
 	warner  *RejectWarner
 	ops     chan func()
@@ -99,7 +105,7 @@ func NewStream(opts StreamOptions) (*Stream, error) {
 		unlock()
 		return nil, err
 	}
-	return &Stream{
+	s := &Stream{
 		opts: opts, log: opts.Logger, gate: newGate(j, opts.Logger), unlock: unlock,
 		parsers: newParsers([]Format{opts.Format}, func(string) int { return 0 }),
 		warner:  NewRejectWarner(opts.Logger, time.Minute, opts.Now),
@@ -107,13 +113,24 @@ func NewStream(opts StreamOptions) (*Stream, error) {
 		urgent:  make(chan struct{}, 1),
 		tasks:   map[ingest.Partition]*task{},
 		gone:    *newStats(),
-	}, nil
+	}
+	if opts.Evidence != nil {
+		if s.evlog, err = openEvidenceLog(opts.StateDir, opts.Evidence, opts.Logger); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.parsers.indexLines = true
+	}
+	return s, nil
 }
 
 // Close releases the journal and the state directory; call it after Run
 // returned.
 func (s *Stream) Close() {
 	s.journal.Close()
+	if s.evlog != nil {
+		s.evlog.Close()
+	}
 	s.unlock()
 }
 
@@ -189,7 +206,7 @@ func (s *Stream) assign(states map[ingest.Partition]*ingest.PartState) (map[inge
 			starts[p] = t.next
 			continue
 		}
-		t, err := s.newTask(p, st)
+		t, err := s.newTask(p, st, len(states))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -200,8 +217,15 @@ func (s *Stream) assign(states map[ingest.Partition]*ingest.PartState) (map[inge
 	return starts, errors.Join(errs...)
 }
 
-func (s *Stream) newTask(p ingest.Partition, st *ingest.PartState) (*task, error) {
+// newTask builds partition p's core, restored from st when not nil; its
+// evidence capture gets its share of the budget among owned partitions.
+func (s *Stream) newTask(p ingest.Partition, st *ingest.PartState, owned int) (*task, error) {
 	t := &task{source: SourceName(p), core: newCore(s.opts.Options, s.deliver), next: -1}
+	if eo := s.opts.Evidence; eo != nil {
+		share := *eo
+		share.Capture.Budget /= int64(max(owned, 1))
+		t.core.keeper = newKeeper(share, newParsers([]Format{s.opts.Format}, func(string) int { return 0 }), s.deliverWith)
+	}
 	t.core.wallClock = s.opts.Now
 	t.core.clock.enable()
 	t.core.clock.expect(t.source, s.opts.Now())
@@ -340,9 +364,19 @@ func (s *Stream) Owned(ctx context.Context) []ingest.Partition {
 // partition's cooldowns, saved with its state, keep the next owner from
 // raising it again.
 func (s *Stream) deliver(a *alert.Alert) {
+	s.deliverWith(a, nil)
+}
+
+// deliverWith is deliver with the alert's evidence, appended to the
+// evidence log first when there is one.
+func (s *Stream) deliverWith(a *alert.Alert, ev *evidence.Evidence) {
 	if !s.fresh(a.ID) {
 		return
 	}
+	if ev == nil && s.opts.Evidence != nil {
+		ev = (&keeper{opts: *s.opts.Evidence}).bare(a.Detector)
+	}
+	appendEvidence(s.evlog, a, ev, s.log)
 	s.opts.Deliver(a, func() { s.recorded(a.ID) })
 }
 

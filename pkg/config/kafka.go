@@ -94,12 +94,14 @@ func IsKafkaURL(s string) bool { return strings.HasPrefix(s, KafkaScheme) }
 // listings and shell history: with sasl set it is read from the
 // environment variable SENTINEL_KAFKA_PASSWORD by the caller.
 func ParseKafkaURL(s string) (Kafka, error) {
+	if hasUserinfo(s) {
+		// Checked before parsing, so that no error ever quotes it.
+		return Kafka{}, fmt.Errorf("kafka URL: credentials in the URL are refused: give sasl=MECHANISM&user=NAME and the password in SENTINEL_KAFKA_PASSWORD")
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "kafka" {
-		return Kafka{}, fmt.Errorf("%q is not a Kafka URL: allowed is kafka://BROKER[,BROKER...]/TOPIC[,TOPIC...]?group=NAME", s)
-	}
-	if u.User != nil {
-		return Kafka{}, fmt.Errorf("kafka URL: credentials in the URL are refused: give sasl=MECHANISM&user=NAME and the password in SENTINEL_KAFKA_PASSWORD")
+		// Not quoted: a URL that does not parse may hold anything.
+		return Kafka{}, fmt.Errorf("not a Kafka URL: allowed is kafka://BROKER[,BROKER...]/TOPIC[,TOPIC...]?group=NAME")
 	}
 	k := Kafka{Brokers: splitList(u.Host), Topics: splitList(strings.Trim(u.Path, "/"))}
 	q := u.Query()
@@ -118,6 +120,16 @@ func ParseKafkaURL(s string) (Kafka, error) {
 		k.SASL = &KafkaSASL{Mechanism: strings.ToUpper(m), Username: q.Get("user"), Password: "${SENTINEL_KAFKA_PASSWORD}"}
 	}
 	return k, nil
+}
+
+// hasUserinfo reports whether a URL holds an "@" before its query,
+// which only credentials put there: topic and host names cannot hold
+// one, while a user name given as a parameter may.
+func hasUserinfo(s string) bool {
+	if i := strings.IndexByte(s, '?'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.Contains(s, "@")
 }
 
 var kafkaURLParams = []string{"group", "client_id", "start", "judge", "state_topic", "population_topic", "tls", "ca_file", "server_name", "sasl", "user"}

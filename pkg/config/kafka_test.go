@@ -31,6 +31,9 @@ func TestKafkaURLParses(t *testing.T) {
 func TestKafkaURLRefusesCredentialsAndUnknownParameters(t *testing.T) {
 	for url, want := range map[string]string{
 		"kafka://user:secret@127.0.0.1:9092/t?group=g": "credentials in the URL are refused",
+		"kafka://edge:p%zzsecret@127.0.0.1:9092/t":     "credentials in the URL are refused",
+		"kafka://edge:a/secret@127.0.0.1:9092/t":       "credentials in the URL are refused",
+		"kafka://edge:a#secret@127.0.0.1:9092/t":       "credentials in the URL are refused",
 		"kafka://127.0.0.1:9092/t?grup=g":              `unknown parameter "grup"`,
 		"http://127.0.0.1:9092/t":                      "not a Kafka URL",
 		"kafka://127.0.0.1:9092/t?tls=maybe":           "allowed are true or false",

@@ -109,10 +109,12 @@ func NewStream(opts StreamOptions) (*Stream, error) {
 		opts: opts, log: opts.Logger, gate: newGate(j, opts.Logger), unlock: unlock,
 		parsers: newParsers([]Format{opts.Format}, func(string) int { return 0 }),
 		warner:  NewRejectWarner(opts.Logger, time.Minute, opts.Now),
-		ops:     make(chan func(), 64),
-		urgent:  make(chan struct{}, 1),
-		tasks:   map[ingest.Partition]*task{},
-		gone:    *newStats(),
+		// A short queue: a rebalance waits for what is queued to be
+		// applied before the partitions' states are saved.
+		ops:    make(chan func(), 16),
+		urgent: make(chan struct{}, 1),
+		tasks:  map[ingest.Partition]*task{},
+		gone:   *newStats(),
 	}
 	if opts.Evidence != nil {
 		if s.evlog, err = openEvidenceLog(opts.StateDir, opts.Evidence, opts.Logger); err != nil {

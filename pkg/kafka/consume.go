@@ -350,7 +350,9 @@ func (g *genRun) save(ctx context.Context) {
 		err = g.c.store.Save(ctx, states)
 	}
 	if err != nil {
-		g.c.log.Error().Err(err).Msg("kafka: saving partition states failed; offsets not committed")
+		if ctx.Err() == nil { // a stop cut it short; the last save follows
+			g.c.log.Error().Err(err).Msg("kafka: saving partition states failed; offsets not committed")
+		}
 		return
 	}
 	if g.c.pop != nil {
@@ -529,6 +531,9 @@ func (c *Consumer) resolve(ctx context.Context, p ingest.Partition, offset int64
 			}
 			c.setLag(p, end-offset)
 			return offset, true
+		}
+		if ctx.Err() != nil {
+			return offset, false
 		}
 		c.log.Warn().Err(err).Str("partition", p.String()).Msg("kafka: cannot learn where the partition begins and ends; retrying")
 		select {

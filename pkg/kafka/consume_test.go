@@ -356,3 +356,37 @@ func TestConsumerWaitsForBrokersDownAtStart(t *testing.T) {
 	defer stop()
 	testwait.For(t, 20*time.Second, "the lines read once the brokers are back", func() bool { return r.total() == 20 })
 }
+
+// TestNewGroupStartsAtTheEndWhenTold starts a group with no committed offset
+// at the end of the topic: the lines written before it are skipped, the
+// ones after read. The default, the beginning, is what every other test
+// here relies on.
+func TestNewGroupStartsAtTheEndWhenTold(t *testing.T) {
+	c := startCluster(t, 2, "requests")
+	addrs := c.ListenAddrs()
+	produce(t, addrs, "requests", 0, 50)
+	opts := fastGroup(addrs, "late")
+	opts.Latest = true
+	r := newRecorder()
+	ctx, cancel := context.WithCancel(context.Background())
+	cons, err := NewConsumer(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cons.Run(ctx, r) }()
+	defer func() { cancel(); <-done }()
+	// A partition's lag is known once its reader found where to start.
+	testwait.For(t, 20*time.Second, "both partitions' readers placed", func() bool { return len(cons.Lag()) == 2 })
+	produce(t, addrs, "requests", 50, 10)
+	testwait.For(t, 20*time.Second, "the ten lines written after the start", func() bool { return r.total() >= 10 })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ls := range r.lines {
+		for _, l := range ls {
+			if n, _ := strconv.Atoi(strings.TrimPrefix(l, "line ")); n < 50 {
+				t.Errorf("read %q, written before the group started at the end", l)
+			}
+		}
+	}
+}

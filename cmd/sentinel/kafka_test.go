@@ -85,8 +85,15 @@ func linesRead(t *testing.T, addr string) float64 {
 	return n
 }
 
+// adminAddr waits for the daemon's admin address; the daemon's log is
+// shown if the test fails.
 func adminAddr(t *testing.T, d *daemon) string {
 	t.Helper()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", strings.Join(d.cmd.Args, " "), d.allLogs())
+		}
+	})
 	return d.waitLog(t, "admin listener: /metrics, /healthz, /readyz")["addr"].(string)
 }
 
@@ -468,11 +475,6 @@ func TestKafkaTakeoverMatchesOneInstance(t *testing.T) {
 	cfgB, alertsB := kafkaConfig(t, dirB, brokers, "pair")
 	a := startDaemon(t, dirA, nil, "run", "--config", cfgA)
 	b := startDaemon(t, dirB, nil, "run", "--config", cfgB)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("A:\n%s\nB:\n%s", a.allLogs(), b.allLogs())
-		}
-	})
 	addrA, addrB := adminAddr(t, a), adminAddr(t, b)
 	eventually(t, 120*time.Second, "the first half read by the pair", func() bool {
 		n := linesRead(t, addrA) + linesRead(t, addrB)

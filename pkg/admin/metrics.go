@@ -44,6 +44,7 @@ var (
 	bytesBehind   = desc("file_bytes_behind", "Bytes written to a followed file and not yet read.", "path")
 	kafkaLag      = desc("kafka_lag_messages", "Lines written to an owned Kafka partition and not yet read.", "partition")
 	kafkaStalls   = desc("kafka_reader_stalls_total", "Kafka partition readers replaced because they stopped delivering while lines were waiting.")
+	kafkaSkipped  = desc("kafka_skipped_lines_total", "Lines of Kafka partitions never read: deleted by retention before their turn.")
 	entities      = desc("entities", "Entities whose baselines are remembered, per kind.", "kind")
 	evicted       = desc("entities_evicted_total", "Entities forgotten, idle or to stay under the limits, per kind.", "kind")
 	untracked     = desc("lines_untracked_total", "Lines whose key was not tracked because its kind was at its limit (a flood of new keys), per kind.", "kind")
@@ -123,6 +124,7 @@ func collectStatus(ch chan<- prometheus.Metric, st *engine.Status) {
 	}
 	if st.Lag != nil {
 		counter(ch, kafkaStalls, float64(st.KafkaStalls))
+		counter(ch, kafkaSkipped, float64(st.KafkaSkipped))
 	}
 	gauge(ch, entities, float64(st.Tokens), "token")
 	gauge(ch, entities, float64(st.Addresses), "address")

@@ -112,7 +112,7 @@ func (d *Daemon) runStream(ctx context.Context, eo engine.Options, p *parts) err
 		Options: eo, Format: d.Kafka.Format, StateDir: d.Config.StateDir,
 		Deliver: ro.Deliver, WaitRecorded: ro.WaitRecorded, Retune: ro.Retune, Evidence: ro.Evidence,
 		Status: func(st *engine.Status) {
-			st.Lag, st.KafkaStalls = map[string]int64{}, cons.Stalls()
+			st.Lag, st.KafkaStalls, st.KafkaSkipped = map[string]int64{}, cons.Stalls(), cons.Skipped()
 			for part, n := range cons.Lag() {
 				st.Lag[part.String()] = n
 			}

@@ -34,9 +34,11 @@ type Status struct {
 	Checkpoints Checkpoints
 	// Lag is, per Kafka partition read ("topic/id"), the lines written
 	// and not yet read; KafkaStalls counts readers replaced because they
-	// stopped delivering. The consumer fills them in.
-	Lag         map[string]int64
-	KafkaStalls int64
+	// stopped delivering, KafkaSkipped the lines deleted by retention
+	// before they were read. The consumer fills them in.
+	Lag          map[string]int64
+	KafkaStalls  int64
+	KafkaSkipped int64 // offsets never read: deleted by retention first
 }
 
 // Checkpoints says how saving the checkpoint goes: at a million

@@ -73,8 +73,9 @@ type Stream struct {
 	gone Stats
 	// fleet is the population merged from every partition's summary,
 	// per kind; nil until summaries arrive.
-	fleet     [features.NumKinds]*detect.PopulationSummary
-	applyTime time.Duration
+	fleet        [features.NumKinds]*detect.PopulationSummary
+	badSummaries int // unreadable summaries last said
+	applyTime    time.Duration
 }
 
 // task is one partition's share of the work.
@@ -240,7 +241,11 @@ func (s *Stream) newTask(p ingest.Partition, st *ingest.PartState, owned int) (*
 		return t, nil
 	}
 	if err := t.restore(st); err != nil {
-		return nil, fmt.Errorf("partition %s: %w", p, err)
+		// Waiting would not mend it (a state of another version, say),
+		// and holding the partition back would stop its detection.
+		s.log.Error().Err(err).Str("partition", p.String()).
+			Msg("partition assigned with a saved state that cannot be restored: learning from scratch (docs/kafka.md, Recovering a partition's state)")
+		return s.newTask(p, nil, owned)
 	}
 	s.log.Info().Str("partition", p.String()).Int64("offset", st.Offset).Time("event_time", t.core.maxEvent).
 		Int("bytes", len(st.Data)).Msg("partition assigned: restored its learned state")
@@ -293,18 +298,19 @@ func (s *Stream) apply(b ingest.PartBatch) {
 // every line handed to Apply before the call. Partitions not owned are
 // left out.
 func (s *Stream) Snapshot(ctx context.Context, parts []ingest.Partition) (map[ingest.Partition]ingest.PartState, error) {
-	if s.opts.WaitRecorded != nil {
-		// A snapshot must never cover lines whose alerts could still be
-		// lost; see runner.snapshot.
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := s.opts.WaitRecorded(wctx); err != nil {
-			s.log.Warn().Err(err).Msg("partition state saved with alerts not yet recorded")
-		}
-		cancel()
-	}
 	out := map[ingest.Partition]ingest.PartState{}
 	var err error
 	e := s.do(ctx, func() {
+		// A state must never cover lines whose alerts could still be
+		// lost, as in runner.snapshot; waiting here, on the loop, means
+		// no batch applied after the wait is in the state.
+		if s.opts.WaitRecorded != nil {
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := s.opts.WaitRecorded(wctx); err != nil {
+				s.log.Warn().Err(err).Msg("partition state saved with alerts not yet recorded")
+			}
+			cancel()
+		}
 		for _, p := range parts {
 			t, ok := s.tasks[p]
 			if !ok || t.next < 0 {
@@ -314,7 +320,7 @@ func (s *Stream) Snapshot(ctx context.Context, parts []ingest.Partition) (map[in
 			if data, err = t.encode(s.opts.Now()); err != nil {
 				return
 			}
-			if sum, err = t.summary(); err != nil {
+			if sum, err = t.summary(s.opts.Now()); err != nil {
 				return
 			}
 			out[p] = ingest.PartState{Offset: t.next, Data: data, Summary: sum}
@@ -441,14 +447,26 @@ func (s *SourceStats) add(o *SourceStats) {
 	s.GapBytes += o.GapBytes
 }
 
-// summary encodes the partition's population baselines, per kind, for
-// the other partitions' owners to merge.
-func (t *task) summary() ([]byte, error) {
-	var ps [features.NumKinds]detect.PopulationSummary
-	for k := range ps {
-		ps[k] = t.core.det.Population(features.Kind(k))
+// summary is what a partition shares of its population baselines, per
+// kind, with the time it was taken.
+type summary struct {
+	At    time.Time                                   `json:"at"`
+	Kinds [features.NumKinds]detect.PopulationSummary `json:"kinds"`
+}
+
+// summaryTTL is how old a partition's summary may be and still count:
+// one of a partition that no longer exists, or that nobody reads, must
+// not weigh on the fleet's population for ever.
+const summaryTTL = 24 * time.Hour
+
+// summary encodes the partition's population baselines, for the other
+// partitions' owners to merge.
+func (t *task) summary(now time.Time) ([]byte, error) {
+	sm := summary{At: now.UTC()}
+	for k := range sm.Kinds {
+		sm.Kinds[k] = t.core.det.Population(features.Kind(k))
 	}
-	b, err := json.Marshal(ps)
+	b, err := json.Marshal(sm)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the population of %s: %w", t.source, err)
 	}
@@ -460,25 +478,30 @@ func (t *task) summary() ([]byte, error) {
 // new entities are then judged against the whole fleet's population
 // rather than that of their partition alone, which with a few hundred
 // tokens per partition strays far from the whole (see
-// TestFleetPopulationMatchesTheWhole). Summaries that cannot be read are
-// left out.
+// TestFleetPopulationMatchesTheWhole). Summaries that cannot be read, or
+// older than a day, are left out.
 func (s *Stream) Fleet(ctx context.Context, summaries map[string][]byte) error {
 	var per [features.NumKinds][]detect.PopulationSummary
 	bad := 0
+	now := s.opts.Now()
 	for _, b := range summaries {
-		var ps [features.NumKinds]detect.PopulationSummary
-		if err := json.Unmarshal(b, &ps); err != nil {
+		var sm summary
+		if err := json.Unmarshal(b, &sm); err != nil {
 			bad++
 			continue
 		}
-		for k := range ps {
-			per[k] = append(per[k], ps[k])
+		if now.Sub(sm.At) > summaryTTL {
+			continue
+		}
+		for k := range sm.Kinds {
+			per[k] = append(per[k], sm.Kinds[k])
 		}
 	}
-	if bad > 0 {
-		s.log.Warn().Int("summaries", bad).Msg("population summaries that could not be read were left out")
-	}
 	return s.do(ctx, func() {
+		if bad != s.badSummaries {
+			s.log.Warn().Int("summaries", bad).Msg("population summaries that cannot be read are left out")
+			s.badSummaries = bad
+		}
 		for k := range per {
 			s.fleet[k] = detect.MergePopulations(per[k])
 			for _, t := range s.tasks {

@@ -78,8 +78,12 @@ type Consumer struct {
 
 	mu  sync.Mutex
 	lag map[ingest.Partition]int64
-	// Stalls counts readers replaced because they stopped delivering.
-	stalls int64
+	// stalls counts readers replaced because they stopped delivering,
+	// skips the offsets never read (deleted by retention first).
+	stalls, skips int64
+	// unsaid and saidSkip rate-limit the warnings about skips.
+	unsaid   map[ingest.Partition]int64
+	saidSkip map[ingest.Partition]time.Time
 }
 
 // NewConsumer opens the state topic.
@@ -98,7 +102,8 @@ func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{opts: opts, store: store, log: log, lag: map[ingest.Partition]int64{}}
+	c := &Consumer{opts: opts, store: store, log: log, lag: map[ingest.Partition]int64{},
+		unsaid: map[ingest.Partition]int64{}, saidSkip: map[ingest.Partition]time.Time{}}
 	if opts.PopulationTopic != "" {
 		if c.pop, err = newExchange(ctx, opts.Conn, opts.PopulationTopic, opts.Logger); err != nil {
 			store.Close()
@@ -160,6 +165,14 @@ func (c *Consumer) Stalls() int64 {
 	return c.stalls
 }
 
+// Skipped returns how many offsets were never read, deleted by
+// retention before their turn.
+func (c *Consumer) Skipped() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.skips
+}
+
 // Run consumes until ctx is done. Before it returns, the partitions'
 // states are saved and their offsets committed, and the group is left so
 // that the others take the partitions over at once.
@@ -194,7 +207,9 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		}
 		if err != nil {
 			// kafka-go retries joining by itself; say so once per outage.
-			if !failing {
+			// A rebalance in progress is how every join of another member
+			// shows, not a failure.
+			if !failing && !errors.Is(err, kafkago.RebalanceInProgress) {
 				c.log.Warn().Err(err).Str("group", c.opts.Group).Msg("kafka: joining the consumer group failed; retrying")
 			}
 			failing = true
@@ -215,8 +230,11 @@ func (c *Consumer) generation(ctx context.Context, gen *kafkago.Generation, h Ha
 	done := make(chan struct{})
 	gen.Start(func(gctx context.Context) {
 		defer close(done)
+		// Everything of this generation stops with it or with the run.
+		gctx, stop := mergeDone(ctx, gctx)
+		defer stop()
 		g := &genRun{c: c, gen: gen, h: h, parts: parts}
-		starts, ok := g.restore(ctx, gctx)
+		starts, ok := g.restore(gctx)
 		if !ok {
 			return
 		}
@@ -228,6 +246,13 @@ func (c *Consumer) generation(ctx context.Context, gen *kafkago.Generation, h Ha
 		g.run(ctx, gctx, starts)
 	})
 	<-done
+}
+
+// mergeDone returns a context done when either a or b is.
+func mergeDone(a, b context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(a)
+	stop := context.AfterFunc(b, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 func assignedParts(gen *kafkago.Generation) ([]ingest.Partition, map[ingest.Partition]int64) {
@@ -258,80 +283,130 @@ func partList(parts []ingest.Partition) string {
 
 // genRun is one generation's work.
 type genRun struct {
-	c     *Consumer
-	gen   *kafkago.Generation
-	h     Handler
-	parts []ingest.Partition
+	c        *Consumer
+	gen      *kafkago.Generation
+	h        Handler
+	parts    []ingest.Partition
+	lastSave time.Time
+	// fence holds, per partition, an offset every line before which is
+	// covered by a saved state (or deliberately skipped, by the start
+	// setting): committing it again harms nothing, and the coordinator
+	// refuses it from a member that is no longer the generation's; see
+	// save.
+	fence map[string]map[int]int64
+}
+
+func (g *genRun) fenceAt(p ingest.Partition, off int64) {
+	if g.fence == nil {
+		g.fence = map[string]map[int]int64{}
+	}
+	if g.fence[p.Topic] == nil {
+		g.fence[p.Topic] = map[int]int64{}
+	}
+	g.fence[p.Topic][p.ID] = off
 }
 
 // restore loads the assigned partitions' states and hands them over,
 // retrying while the state topic cannot be read: starting cold instead
 // would silently forget every baseline. ok is false when the generation
-// or the run ended first.
-func (g *genRun) restore(ctx, gctx context.Context) (map[ingest.Partition]int64, bool) {
+// or the run ended first: nothing of the generation may run after it.
+func (g *genRun) restore(ctx context.Context) (map[ingest.Partition]int64, bool) {
+	lastErr := ""
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
-		states, err := g.c.store.Load(ctx, g.parts)
-		var starts map[ingest.Partition]int64
-		if err == nil {
-			for _, p := range g.parts {
-				if _, ok := states[p]; !ok {
-					states[p] = nil // assigned, with no saved state
-				}
-			}
-			starts, err = g.h.Assigned(ctx, states)
+		starts, err := g.load(ctx)
+		if ctx.Err() != nil {
+			return nil, false
 		}
 		if err == nil {
 			return starts, true
 		}
-		g.c.log.Error().Err(err).Dur("retry_in", wait).Msg("kafka: restoring the assigned partitions' state failed")
+		if err.Error() != lastErr {
+			g.c.log.Error().Err(err).Msg("kafka: restoring the assigned partitions' state failed; retrying")
+			lastErr = err.Error()
+		}
 		select {
 		case <-time.After(wait):
-		case <-gctx.Done():
-			return nil, false
 		case <-ctx.Done():
 			return nil, false
 		}
 	}
 }
 
+// load reads the assigned partitions' states and hands them over. A
+// partition whose state cannot be read starts from nothing, loudly,
+// rather than holding up every other partition for good.
+func (g *genRun) load(ctx context.Context) (map[ingest.Partition]int64, error) {
+	states, bad, err := g.c.store.Load(ctx, g.parts)
+	if err != nil {
+		return nil, err
+	}
+	for p, err := range bad {
+		g.c.log.Error().Err(err).Str("partition", p.String()).
+			Msg("kafka: the partition's saved state cannot be read; it starts from nothing (docs/kafka.md, Recovering a partition's state)")
+	}
+	for _, p := range g.parts {
+		if _, ok := states[p]; !ok {
+			states[p] = nil // assigned, with no saved state
+		}
+	}
+	return g.h.Assigned(ctx, states)
+}
+
+// urgentEvery bounds how often alerts make the partitions be saved: in
+// an alert storm, one save a second covers them all.
+const urgentEvery = time.Second
+
 // run reads every assigned partition and saves periodically; at the end
-// of the generation or the run it saves a last time.
+// of the generation or the run it saves a last time and gives the
+// partitions up, so that none is judged, even by the wall clock, while
+// another instance may own it.
 func (g *genRun) run(ctx, gctx context.Context, starts map[ingest.Partition]int64) {
-	rctx, cancel := context.WithCancel(ctx)
+	for _, p := range g.parts {
+		off, ok := g.c.resolve(gctx, p, starts[p])
+		if !ok {
+			return
+		}
+		starts[p] = off
+		g.fenceAt(p, off)
+	}
 	var wg sync.WaitGroup
 	for _, p := range g.parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			g.c.readPartition(rctx, p, starts[p], g.h)
+			g.c.readPartition(gctx, p, starts[p], g.h)
 		}()
 	}
 	tick := time.NewTicker(g.c.opts.SaveEvery)
 	defer tick.Stop()
+	var later <-chan time.Time // an urgent save held back by urgentEvery
 loop:
 	for {
 		select {
 		case <-tick.C:
-			g.save(ctx)
+			g.save(gctx)
 		case <-g.h.Urgent():
-			g.save(ctx)
+			if wait := urgentEvery - time.Since(g.lastSave); wait > 0 {
+				later = time.After(wait)
+				continue
+			}
+			g.save(gctx)
+		case <-later:
+			later = nil
+			g.save(gctx)
 		case <-gctx.Done():
-			break loop
-		case <-ctx.Done():
 			break loop
 		}
 	}
-	cancel()
 	wg.Wait()
-	// The run's context may be done: the last save gets its own, bounded
-	// by the group's rebalance timeout in practice.
+	// The generation's context is done: the last save gets its own. The
+	// group waits for it up to its rebalance timeout; past that, the
+	// fence refuses it.
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
 	g.save(sctx)
-	if ctx.Err() != nil {
-		if err := g.h.Revoked(sctx, g.parts); err != nil {
-			g.c.log.Warn().Err(err).Msg("kafka: giving the partitions up")
-		}
+	if err := g.h.Revoked(sctx, g.parts); err != nil {
+		g.c.log.Warn().Err(err).Msg("kafka: giving the partitions up")
 	}
 	g.c.mu.Lock()
 	for _, p := range g.parts {
@@ -344,13 +419,34 @@ loop:
 // cover. A failure leaves the last saved state and offsets in place:
 // lines since are read again by the next owner, and their alerts, raised
 // again, carry the same ids.
+//
+// Before writing, the member commits again offsets already covered (the
+// fence): the coordinator refuses that once the group has moved on
+// without this member (it took longer than the rebalance timeout), and
+// a member that no longer owns its partitions must not write their
+// states over the new owner's. (A heartbeat would not do: a coordinator
+// may answer one from a member it has dropped as if all were well.)
 func (g *genRun) save(ctx context.Context) {
+	g.lastSave = time.Now()
 	states, err := g.h.Snapshot(ctx, g.parts)
-	if err == nil {
-		err = g.c.store.Save(ctx, states)
-	}
 	if err != nil {
 		if ctx.Err() == nil { // a stop cut it short; the last save follows
+			g.c.log.Error().Err(err).Msg("kafka: saving partition states failed; offsets not committed")
+		}
+		return
+	}
+	// The check goes just before the write, after the snapshot, which
+	// may wait for alerts to be recorded.
+	if err := g.commit(ctx, g.fence); err != nil {
+		msg := "kafka: the coordinator cannot be reached to confirm this instance still owns its partitions; their states are not saved this time"
+		if refused(err) {
+			msg = "kafka: the group moved on without this instance; its partitions' states are not saved, and their next owners read again what it applied since its last save"
+		}
+		g.c.log.Warn().Err(err).Msg(msg)
+		return
+	}
+	if err := g.c.store.Save(ctx, states); err != nil {
+		if ctx.Err() == nil {
 			g.c.log.Error().Err(err).Msg("kafka: saving partition states failed; offsets not committed")
 		}
 		return
@@ -368,11 +464,75 @@ func (g *genRun) save(ctx context.Context) {
 		}
 		offsets[p.Topic][p.ID] = st.Offset
 	}
-	if err := g.gen.CommitOffsets(offsets); err != nil {
+	if err := g.commit(ctx, offsets); err != nil {
 		// The saved states hold the offsets too, and take precedence at
 		// restore; a failed commit only makes the group's lag look worse.
 		g.c.log.Warn().Err(err).Msg("kafka: committing offsets failed; the saved states keep them")
+		return
 	}
+	for p, st := range states {
+		g.fenceAt(p, st.Offset)
+	}
+}
+
+// commit commits offsets in this generation's name. It goes through a
+// client of its own rather than the generation's coordinator
+// connection, which a broker restart breaks for good: the coordinator
+// is found again, and judges whether the member still belongs.
+func (g *genRun) commit(ctx context.Context, offsets map[string]map[int]int64) error {
+	if len(offsets) == 0 {
+		return nil
+	}
+	req := &kafkago.OffsetCommitRequest{GroupID: g.gen.GroupID, GenerationID: int(g.gen.ID), MemberID: g.gen.MemberID,
+		Topics: map[string][]kafkago.OffsetCommit{}}
+	for topic, ps := range offsets {
+		for id, off := range ps {
+			req.Topics[topic] = append(req.Topics[topic], kafkago.OffsetCommit{Partition: id, Offset: off})
+		}
+	}
+	return g.retry(ctx, func(cl *kafkago.Client) error {
+		resp, err := cl.OffsetCommit(ctx, req)
+		if err != nil {
+			return fmt.Errorf("committing offsets: %w", err)
+		}
+		for _, ps := range resp.Topics {
+			for _, p := range ps {
+				if p.Error != nil {
+					return fmt.Errorf("committing offsets: %w", p.Error)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// retry runs call with a client on a transport of its own (a pooled
+// connection broken by a broker restart would fail the first request on
+// it), again on a new one while the coordinator cannot be reached, for a
+// few seconds; the coordinator's refusal is returned at once.
+func (g *genRun) retry(ctx context.Context, call func(*kafkago.Client) error) error {
+	var err error
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		tr := g.c.opts.Conn.Transport()
+		err = call(&kafkago.Client{Addr: kafkago.TCP(g.c.opts.Conn.Brokers...), Transport: tr, Timeout: dialTimeout})
+		tr.CloseIdleConnections()
+		if err == nil || refused(err) || wait > 2*time.Second {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// refused tells the coordinator's answers that a member is no longer
+// the generation's from failures to reach it.
+func refused(err error) bool {
+	return errors.Is(err, kafkago.IllegalGeneration) || errors.Is(err, kafkago.UnknownMemberId) ||
+		errors.Is(err, kafkago.RebalanceInProgress) || errors.Is(err, kafkago.FencedInstanceID) ||
+		errors.Is(err, kafkago.GroupIdNotFound)
 }
 
 // readPartition reads one partition from offset until ctx is done,
@@ -380,12 +540,14 @@ func (g *genRun) save(ctx context.Context) {
 // gives up after a few refused connections, and a broker that is down
 // must only delay the partition, never end it.
 func (c *Consumer) readPartition(ctx context.Context, p ingest.Partition, offset int64, h Handler) {
-	offset, ok := c.resolve(ctx, p, offset)
-	if !ok {
-		return
-	}
 	failing := false
 	for wait := time.Second; ctx.Err() == nil; {
+		// Placed again after each stall or failure: the partition may
+		// have been truncated, recreated or cut by retention meanwhile.
+		var ok bool
+		if offset, ok = c.resolve(ctx, p, offset); !ok {
+			return
+		}
 		next, err := c.readUntilStall(ctx, p, offset, h)
 		if next > offset && failing {
 			c.log.Info().Str("partition", p.String()).Msg("kafka: partition read again")
@@ -449,6 +611,11 @@ func (c *Consumer) readUntilStall(ctx context.Context, p ingest.Partition, offse
 				return next, fetchErr
 			}
 			b := batchFrom(p, m, msgs)
+			if gap := b.first - next; gap > 0 {
+				// kafka-go moves a reader whose offset retention deleted
+				// to the oldest kept, silently.
+				c.skipped(p, gap, "kafka: lines deleted by retention before they were read were skipped")
+			}
 			if err := h.Apply(ctx, b.PartBatch); err != nil {
 				return next, err
 			}
@@ -488,13 +655,15 @@ func fetch(ctx context.Context, r *kafkago.Reader, msgs chan<- kafkago.Message, 
 
 type partBatch struct {
 	ingest.PartBatch
+	first     int64 // offset of the first line
 	highWater int64
 }
 
 // batchFrom gathers m and whatever else is already waiting, up to
 // maxBatch lines.
 func batchFrom(p ingest.Partition, m kafkago.Message, msgs <-chan kafkago.Message) partBatch {
-	b := partBatch{PartBatch: ingest.PartBatch{Partition: p, Lines: [][]byte{m.Value}, Next: m.Offset + 1}, highWater: m.HighWaterMark}
+	b := partBatch{PartBatch: ingest.PartBatch{Partition: p, Lines: [][]byte{m.Value}, Next: m.Offset + 1},
+		first: m.Offset, highWater: m.HighWaterMark}
 	for len(b.Lines) < maxBatch {
 		select {
 		case m, ok := <-msgs:
@@ -511,37 +680,74 @@ func batchFrom(p ingest.Partition, m kafkago.Message, msgs <-chan kafkago.Messag
 }
 
 // resolve turns the group's "first" or "last" into an absolute offset,
-// so that a stall can be told from an idle partition, and sets the
-// partition's lag; it retries while the brokers cannot say, and returns
-// ok=false when ctx ends first.
+// so that a stall can be told from an idle partition, moves an offset
+// the partition no longer holds to one it does, and sets the partition's
+// lag. It retries while the brokers cannot say, and returns ok=false
+// when ctx ends first.
 func (c *Consumer) resolve(ctx context.Context, p ingest.Partition, offset int64) (int64, bool) {
+	said := false
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
 		first, end, err := c.bounds(ctx, p)
 		if err == nil {
-			switch {
-			case offset == kafkago.LastOffset:
-				offset = end
-			case offset < first:
-				if offset >= 0 {
-					// Retention deleted them before they were read.
-					c.log.Warn().Str("partition", p.String()).Int64("lines", first-offset).
-						Msg("kafka: lines deleted by retention before they were read; reading on from the oldest kept")
-				}
-				offset = first
-			}
+			offset = c.place(p, offset, first, end)
 			c.setLag(p, end-offset)
 			return offset, true
 		}
 		if ctx.Err() != nil {
 			return offset, false
 		}
-		c.log.Warn().Err(err).Str("partition", p.String()).Msg("kafka: cannot learn where the partition begins and ends; retrying")
+		if !said {
+			c.log.Warn().Err(err).Str("partition", p.String()).Msg("kafka: cannot learn where the partition begins and ends; retrying")
+			said = true
+		}
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
 			return offset, false
 		}
 	}
+}
+
+// place returns where to read p from, given the offset wanted and the
+// partition's first offset and end.
+func (c *Consumer) place(p ingest.Partition, offset, first, end int64) int64 {
+	switch {
+	case offset == kafkago.LastOffset:
+		return end
+	case offset == kafkago.FirstOffset:
+		return first
+	case offset < first:
+		c.skipped(p, first-offset, "kafka: lines deleted by retention before they were read; reading on from the oldest kept")
+		return first
+	case offset > end:
+		// Recreated or truncated (an unclean leader election): the
+		// lines at offsets the state covers are gone. As Kafka's
+		// auto.offset.reset, the group's start setting says where to go.
+		c.log.Warn().Str("partition", p.String()).Int64("offset", offset).Int64("end", end).Bool("latest", c.opts.Latest).
+			Msg("kafka: the saved offset is past the partition's end (recreated or truncated); reading from the start setting's end of it")
+		if c.opts.Latest {
+			return end
+		}
+		return first
+	}
+	return offset
+}
+
+// skipped counts offsets never read and warns about them, at most once
+// a minute per partition.
+func (c *Consumer) skipped(p ingest.Partition, n int64, msg string) {
+	c.mu.Lock()
+	c.skips += n
+	c.unsaid[p] += n
+	last := c.saidSkip[p]
+	now := time.Now()
+	if now.Sub(last) < time.Minute && !last.IsZero() {
+		c.mu.Unlock()
+		return
+	}
+	n, c.unsaid[p], c.saidSkip[p] = c.unsaid[p], 0, now
+	c.mu.Unlock()
+	c.log.Warn().Str("partition", p.String()).Int64("lines", n).Msg(msg)
 }
 
 // bounds returns p's first offset and its end.
@@ -558,7 +764,10 @@ func (c *Consumer) stalled(ctx context.Context, p ingest.Partition, pos int64) b
 		return true
 	}
 	c.setLag(p, end-pos)
-	return end > pos
+	// An end before the position is a partition truncated or recreated
+	// under the reader, which kafka-go retries without end: resolve
+	// places the next reader.
+	return end != pos
 }
 
 func (c *Consumer) setLag(p ingest.Partition, n int64) {

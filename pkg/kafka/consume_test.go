@@ -32,6 +32,7 @@ type recorder struct {
 	fleet    map[string][]byte
 	assigned []ingest.Partition
 	name     string
+	hold     chan struct{} // when set, Snapshot waits for it to close
 	urgent   chan struct{}
 }
 
@@ -68,11 +69,17 @@ func (r *recorder) Apply(_ context.Context, b ingest.PartBatch) error {
 
 func (r *recorder) Snapshot(_ context.Context, parts []ingest.Partition) (map[ingest.Partition]ingest.PartState, error) {
 	r.mu.Lock()
+	hold := r.hold
+	r.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := map[ingest.Partition]ingest.PartState{}
 	for _, p := range parts {
 		if n, ok := r.next[p]; ok {
-			out[p] = ingest.PartState{Offset: n, Data: []byte(strconv.Itoa(len(r.lines[p]))),
+			out[p] = ingest.PartState{Offset: n, Data: []byte(strconv.Itoa(len(r.lines[p])) + r.name),
 				Summary: []byte("summary of " + p.String() + " by " + r.name)}
 		}
 	}
@@ -387,6 +394,57 @@ func TestNewGroupStartsAtTheEndWhenTold(t *testing.T) {
 			if n, _ := strconv.Atoi(strings.TrimPrefix(l, "line ")); n < 50 {
 				t.Errorf("read %q, written before the group started at the end", l)
 			}
+		}
+	}
+}
+
+// TestMemberDroppedByTheGroupDoesNotOverwriteTheNewOwnersState holds an
+// instance's save at a rebalance past the group's rebalance timeout, so
+// that the group moves on without it and another takes its partitions
+// and saves them. When its save comes, the coordinator's refusal keeps it
+// from writing its stale states over the new owner's.
+func TestMemberDroppedByTheGroupDoesNotOverwriteTheNewOwnersState(t *testing.T) {
+	c := startCluster(t, 2, "requests")
+	addrs := c.ListenAddrs()
+	produce(t, addrs, "requests", 0, 100)
+	opts := fastGroup(addrs, "g")
+	opts.SaveEvery, opts.RebalanceTimeout = 200*time.Millisecond, time.Second
+	a, b := newRecorder(), newRecorder()
+	a.name, b.name = " by a", " by b"
+	stopA := consume(t, opts, a)
+	testwait.For(t, 20*time.Second, "a to read every line", func() bool { return a.total() == 100 })
+	hold := make(chan struct{})
+	a.mu.Lock()
+	a.hold = hold
+	a.mu.Unlock()
+	stopB := consume(t, opts, b)
+	testwait.For(t, 30*time.Second, "b to own both partitions", func() bool { return len(b.owned()) == 2 })
+	produce(t, addrs, "requests", 100, 50)
+	store, err := NewStore(context.Background(), &Conn{Brokers: addrs}, "g.state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []ingest.Partition{{Topic: "requests", ID: 0}, {Topic: "requests", ID: 1}}
+	byB := func() bool {
+		states, _, err := store.Load(context.Background(), parts)
+		if err != nil || len(states) != 2 {
+			return false
+		}
+		for _, st := range states {
+			if !strings.HasSuffix(string(st.Data), " by b") {
+				return false
+			}
+		}
+		return true
+	}
+	testwait.For(t, 30*time.Second, "b to save both partitions", byB)
+	stopB() // nothing but a would write now
+	close(hold)
+	stopA()
+	if !byB() {
+		states, _, _ := store.Load(context.Background(), parts)
+		for p, st := range states {
+			t.Errorf("%s's saved state is %q at %d: the dropped member wrote over the new owner's", p, st.Data, st.Offset)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -58,7 +59,9 @@ func NewStore(ctx context.Context, conn *Conn, topic string) (*Store, error) {
 // exists. One partition keeps every key in one ordered log, which is
 // what reading a topic to its end as a table needs.
 func createCompacted(ctx context.Context, conn *Conn, topic string) error {
-	cl := &kafkago.Client{Addr: kafkago.TCP(conn.Brokers...), Transport: conn.Transport(), Timeout: dialTimeout}
+	tr := conn.Transport()
+	defer tr.CloseIdleConnections()
+	cl := &kafkago.Client{Addr: kafkago.TCP(conn.Brokers...), Transport: tr, Timeout: dialTimeout}
 	resp, err := cl.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
 		Topic: topic, NumPartitions: 1, ReplicationFactor: -1,
 		ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}},
@@ -85,6 +88,19 @@ type manifest struct {
 }
 
 func manifestKey(p ingest.Partition) string { return p.Topic + "/" + strconv.Itoa(p.ID) }
+
+// partitionKey returns the manifest key a manifest or chunk key belongs
+// to: its first two parts, topic and partition.
+func partitionKey(key string) string {
+	i := strings.IndexByte(key, '/')
+	if i < 0 {
+		return key
+	}
+	if j := strings.IndexByte(key[i+1:], '/'); j >= 0 {
+		return key[:i+1+j]
+	}
+	return key
+}
 
 func chunkKey(p ingest.Partition, slot, i int) string {
 	return manifestKey(p) + "/" + strconv.Itoa(slot) + "/" + strconv.Itoa(i)
@@ -128,13 +144,15 @@ func (s *Store) Save(ctx context.Context, states map[ingest.Partition]ingest.Par
 }
 
 // Load reads the state topic to its end and returns the latest state of
-// each partition asked for that has one.
-func (s *Store) Load(ctx context.Context, parts []ingest.Partition) (map[ingest.Partition]*ingest.PartState, error) {
-	latest, err := s.readAll(ctx)
+// each partition asked for that has one. A partition whose state cannot
+// be read (a chunk missing or not matching its manifest) is in bad, with
+// why; err is for the topic that cannot be read at all.
+func (s *Store) Load(ctx context.Context, parts []ingest.Partition) (states map[ingest.Partition]*ingest.PartState, bad map[ingest.Partition]error, err error) {
+	latest, err := s.readAll(ctx, parts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[ingest.Partition]*ingest.PartState{}
+	states, bad = map[ingest.Partition]*ingest.PartState{}, map[ingest.Partition]error{}
 	for _, p := range parts {
 		raw, ok := latest[manifestKey(p)]
 		if !ok {
@@ -142,12 +160,13 @@ func (s *Store) Load(ctx context.Context, parts []ingest.Partition) (map[ingest.
 		}
 		st, slot, err := assemble(p, raw, latest)
 		if err != nil {
-			return nil, err
+			bad[p] = err
+			continue
 		}
 		s.slots[p] = slot
-		out[p] = st
+		states[p] = st
 	}
-	return out, nil
+	return states, bad, nil
 }
 
 func assemble(p ingest.Partition, raw []byte, latest map[string][]byte) (*ingest.PartState, int, error) {
@@ -174,8 +193,14 @@ func assemble(p ingest.Partition, raw []byte, latest map[string][]byte) (*ingest
 }
 
 // readAll reads the state topic from its start to the end it had when
-// the read began, keeping the latest value of every key.
-func (s *Store) readAll(ctx context.Context) (map[string][]byte, error) {
+// the read began, keeping the latest value of the keys of parts only:
+// the states of partitions owned elsewhere would cost memory for
+// nothing.
+func (s *Store) readAll(ctx context.Context, parts []ingest.Partition) (map[string][]byte, error) {
+	wanted := map[string]bool{}
+	for _, p := range parts {
+		wanted[manifestKey(p)] = true
+	}
 	first, end, err := s.bounds(ctx)
 	if err != nil {
 		return nil, err
@@ -195,10 +220,12 @@ func (s *Store) readAll(ctx context.Context) (map[string][]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading state topic %s: %w", s.topic, err)
 		}
-		if m.Value == nil {
-			delete(latest, string(m.Key)) // a tombstone
-		} else {
-			latest[string(m.Key)] = m.Value
+		switch key := string(m.Key); {
+		case !wanted[partitionKey(key)]:
+		case m.Value == nil:
+			delete(latest, key) // a tombstone
+		default:
+			latest[key] = m.Value
 		}
 		if m.Offset+1 >= end {
 			return latest, nil
@@ -214,7 +241,11 @@ func (s *Store) bounds(ctx context.Context) (first, end int64, err error) {
 
 // listBounds returns a partition's first offset and its end.
 func listBounds(ctx context.Context, conn *Conn, p ingest.Partition) (first, end int64, err error) {
-	cl := &kafkago.Client{Addr: kafkago.TCP(conn.Brokers...), Transport: conn.Transport(), Timeout: dialTimeout}
+	// A transport per call: these calls are seconds apart, and a pooled
+	// connection broken by a broker restart would fail the next one.
+	tr := conn.Transport()
+	defer tr.CloseIdleConnections()
+	cl := &kafkago.Client{Addr: kafkago.TCP(conn.Brokers...), Transport: tr, Timeout: dialTimeout}
 	resp, err := cl.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{
 		p.Topic: {kafkago.FirstOffsetOf(p.ID), kafkago.LastOffsetOf(p.ID)}}})
 	if err != nil {

@@ -28,7 +28,11 @@ func checkCmd(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err := c.SinkErrors(); err != nil {
 		return fmt.Errorf("%s: %w", *cfgPath, err)
 	}
-	if len(c.Sources) > 0 {
+	ks, err := app.Kafka(c, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *cfgPath, err)
+	}
+	if len(c.Sources) > 0 && ks == nil {
 		if _, err := app.Sources(c, nil); err != nil {
 			return err
 		}

@@ -548,3 +548,35 @@ func TestKafkaTakeoverMatchesOneInstance(t *testing.T) {
 		t.Errorf("%d alerts raised twice across the takeover", dups)
 	}
 }
+
+// TestKafkaMistakesAreSaid makes the mistakes an operator makes when
+// setting Kafka up, each of which must end in an error that says what is
+// wrong, at once, without repeating a password.
+func TestKafkaMistakesAreSaid(t *testing.T) {
+	kc := kafkatest.Start(t, kafkatest.Topic("requests", 2), kafkatest.SASL(kafkatest.ScramSHA512, "edge", "right-password-1"))
+	brokers := strings.Join(kc.Addrs(), ",")
+	dir := t.TempDir()
+	cfg, _ := kafkaConfig(t, dir, brokers, "sentinel")
+	os.Setenv("SENTINEL_KAFKA_PASSWORD", "wrong-password-2")
+	defer os.Unsetenv("SENTINEL_KAFKA_PASSWORD")
+	log := filepath.Join(dir, "access.log")
+	os.WriteFile(log, nil, 0o600)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "--config", cfg}, "valid (1 sources"},
+		{[]string{"run", "--config", cfg, "kafka:/" + brokers + "/requests?group=g"}, "starts with kafka:// (two slashes)"},
+		{[]string{"run", "--config", cfg, "kafka://" + brokers + "/reqeusts?group=g&sasl=SCRAM-SHA-512&user=edge"}, "SASL Authentication Failed"},
+		{[]string{"ship", "--state-dir", filepath.Join(dir, "ship"), "--to", "kafka://" + brokers + "/requests?sasl=SCRAM-SHA-512&user=edge", log}, "SASL Authentication Failed"},
+		{[]string{"ship", "--state-dir", filepath.Join(dir, "ship"), "--to", "kafka://" + brokers + "/requests?group=g", log}, "settings of a Kafka source"},
+	} {
+		out, errOut, code := sentinel(t, "", c.args...)
+		if !strings.Contains(out+errOut, c.want) {
+			t.Errorf("sentinel %s: exit %d, said %q, want %q", strings.Join(c.args, " "), code, out+errOut, c.want)
+		}
+		if strings.Contains(out+errOut, "wrong-password-2") {
+			t.Errorf("sentinel %s repeats the password", strings.Join(c.args, " "))
+		}
+	}
+}

@@ -24,6 +24,11 @@ func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	// Secrets named in the configuration and missing from the
+	// environment are said before anything starts.
+	if err := c.SinkErrors(); err != nil {
+		return fmt.Errorf("settings read from the environment: %w", err)
+	}
 	ks, err := app.Kafka(c, fs.Args())
 	if err != nil {
 		return usageErr("%v", err)
@@ -36,8 +41,13 @@ func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		return usageErr("%v", err)
 	}
 	log := app.NewLogger(c.Log, stderr)
-	log.Info().Str("version", app.Version).Str("config_hash", c.Hash()).
-		Int("sources", len(sources)).Str("state_dir", c.StateDir).Msg("starting")
+	ev := log.Info().Str("version", app.Version).Str("config_hash", c.Hash()).Str("state_dir", c.StateDir)
+	if ks != nil {
+		ev = ev.Strs("kafka_topics", ks.Kafka.Topics).Str("group", ks.Kafka.Group)
+	} else {
+		ev = ev.Int("sources", len(sources))
+	}
+	ev.Msg("starting")
 	d := &app.Daemon{
 		ConfigPath: *cfgPath, Config: c, Sources: sources, Kafka: ks, Warm: warm,
 		Stdout: stdout, Log: log, Reload: hangups(ctx),

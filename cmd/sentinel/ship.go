@@ -37,6 +37,11 @@ func shipCmd(ctx context.Context, args []string, _ io.Reader, _, stderr io.Write
 	if err != nil {
 		return err
 	}
+	// A refused login or certificate is a mistake waiting will not mend;
+	// brokers that are down are waited for, holding the lines.
+	if err := conn.CheckSettings(ctx); err != nil {
+		return fmt.Errorf("shipping: %w", err)
+	}
 	opts := ship.Options{Sources: sources, Topic: dest.Topics[0], AddressTopic: pick(*addrTopic, c.Ship.AddressTopic),
 		StateDir: pick(*stateDir, c.Ship.StateDir, filepath.Join(c.StateDir, "ship")),
 		Logger:   app.NewLogger(c.Log, stderr), Brokers: dest.Brokers}
@@ -64,6 +69,9 @@ func shipDestination(c *config.Config, to string) (*config.Kafka, error) {
 	k, err := config.ParseKafkaURL(to)
 	if err != nil {
 		return nil, usageErr("--to: %v", err)
+	}
+	if k.Group != "" || k.Start != "" || len(k.Judge) > 0 || k.StateTopic != "" || k.PopulationTopic != "" {
+		return nil, usageErr("--to: group, start, judge, state_topic and population_topic are settings of a Kafka source, not of where ship writes")
 	}
 	config.ApplyKafkaDefaults(&k)
 	if err := config.ValidateKafka(&k, false); err != nil {

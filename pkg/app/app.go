@@ -170,7 +170,7 @@ func format(c *config.Config, s config.Source) (engine.Format, error) {
 // variable, so that run refuses to start without its secrets.
 func Dispatcher(c *config.Config, ob alert.Outbox, stdout io.Writer, log zerolog.Logger) (*alert.Dispatcher, error) {
 	if err := c.SinkErrors(); err != nil {
-		return nil, fmt.Errorf("building alert sinks: %w", err)
+		return nil, fmt.Errorf("settings read from the environment: %w", err)
 	}
 	specs := make([]alert.SinkSpec, 0, len(c.Alerts.Sinks))
 	for i, s := range c.Alerts.Sinks {

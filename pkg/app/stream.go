@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/sentinel-project/sentinel/pkg/config"
 	"github.com/sentinel-project/sentinel/pkg/engine"
@@ -28,6 +29,12 @@ var errMixedSources = errors.New("a Kafka source runs alone: give either Kafka o
 // a kafka:// URL or in the configuration, or nil when the run reads
 // files.
 func Kafka(c *config.Config, args []string) (*KafkaSource, error) {
+	for _, a := range args {
+		if strings.HasPrefix(a, "kafka:") && !config.IsKafkaURL(a) {
+			// Else taken for a file glob that matches nothing.
+			return nil, fmt.Errorf("a Kafka source starts with kafka:// (two slashes)")
+		}
+	}
 	urls := slices.IndexFunc(args, config.IsKafkaURL) >= 0
 	if urls {
 		if len(args) != 1 {
@@ -113,6 +120,8 @@ func (d *Daemon) runStream(ctx context.Context, eo engine.Options, p *parts) err
 		Deliver: ro.Deliver, WaitRecorded: ro.WaitRecorded, Retune: ro.Retune, Evidence: ro.Evidence,
 		Status: func(st *engine.Status) {
 			st.Lag, st.KafkaStalls, st.KafkaSkipped = map[string]int64{}, cons.Stalls(), cons.Skipped()
+			sv := cons.Saves()
+			st.Checkpoints = engine.Checkpoints{Last: sv.Last, Took: sv.Took, Bytes: sv.Bytes, Failed: sv.Failed}
 			for part, n := range cons.Lag() {
 				st.Lag[part.String()] = n
 			}
@@ -133,7 +142,6 @@ func (d *Daemon) runStream(ctx context.Context, eo engine.Options, p *parts) err
 	}()
 	d.Log.Info().Strs("topics", k.Topics).Str("group", k.Group).Str("state_topic", k.StateTopic).
 		Strs("judge", k.Judge).Msg("kafka: joining the consumer group")
-	ro.Ready()
 	err = cons.Run(ctx, stream)
 	stop()
 	<-done

@@ -212,10 +212,10 @@ func (k *Kafka) validate(field string, consumer bool, fe func(field, format stri
 			errs = append(errs, fe(field+"."+name, "%v is out of range: allowed is 1s to 10m (default 30s)", d))
 		}
 	}
-	if consumer && slices.Contains(k.Topics, k.StateTopic) {
+	if consumer && k.StateTopic != "" && slices.Contains(k.Topics, k.StateTopic) {
 		errs = append(errs, fe(field+".state_topic", "%q is also read as a source topic: give a topic of its own", k.StateTopic))
 	}
-	if consumer && (slices.Contains(k.Topics, k.PopulationTopic) || k.PopulationTopic == k.StateTopic) {
+	if consumer && k.PopulationTopic != "" && (slices.Contains(k.Topics, k.PopulationTopic) || k.PopulationTopic == k.StateTopic) {
 		errs = append(errs, fe(field+".population_topic", "%q is also a source or the state topic: give a topic of its own", k.PopulationTopic))
 	}
 	return append(errs, k.validateAuth(field, fe)...)

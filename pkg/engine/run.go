@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -119,15 +120,22 @@ func (r *runner) close() {
 
 // logSummary says, at stop, what this run read per source and raised.
 func (r *runner) logSummary() {
-	for _, name := range r.core.stats.Names() {
-		src := r.core.stats.Sources[name]
-		r.log.Info().Str("source", name).Int64("lines", src.Lines).
+	srcs := make(map[string]SourceStats, len(r.core.stats.Sources))
+	for name, src := range r.core.stats.Sources {
+		srcs[name] = *src
+	}
+	logSummary(r.log, srcs, r.core.stats.Alerts, r.duplicates)
+}
+
+func logSummary(log zerolog.Logger, sources map[string]SourceStats, alerts, repeats int64) {
+	for _, name := range slices.Sorted(maps.Keys(sources)) {
+		src := sources[name]
+		log.Info().Str("source", name).Int64("lines", src.Lines).
 			Int64("with_credential", src.WithCred).Int64("rejected", src.Rejected.Total()).
 			Str("rejected_by_reason", src.Rejected.String()).Int64("late", src.Late).
 			Int64("gap_bytes", src.GapBytes).Msg("read since start")
 	}
-	r.log.Info().Int64("alerts", r.core.stats.Alerts).Int64("repeats_suppressed", r.duplicates).
-		Msg("alerts raised since start")
+	log.Info().Int64("alerts", alerts).Int64("repeats_suppressed", repeats).Msg("alerts raised since start")
 }
 
 type runner struct {

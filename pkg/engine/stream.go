@@ -153,6 +153,8 @@ func (s *Stream) Run(ctx context.Context) error {
 				t.core.retune(rt)
 			}
 		case <-ctx.Done():
+			st := s.status()
+			logSummary(s.log, st.Sources, st.Alerts, st.Repeats)
 			return nil
 		}
 	}

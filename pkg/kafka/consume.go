@@ -60,6 +60,10 @@ type ConsumerOptions struct {
 	// StallAfter is how long a partition with lines waiting may go without
 	// delivering one before its reader is replaced; default 30s.
 	StallAfter time.Duration
+	// Joined, when set, is called once the group assigned this instance
+	// its first partitions (none, when the group has more instances than
+	// partitions): the instance is then doing its share.
+	Joined func()
 	// Group timing; kafka-go's defaults when zero. Tests shorten them.
 	SessionTimeout, HeartbeatInterval, RebalanceTimeout, JoinGroupBackoff time.Duration
 	Logger                                                                zerolog.Logger
@@ -84,6 +88,23 @@ type Consumer struct {
 	// unsaid and saidSkip rate-limit the warnings about skips.
 	unsaid   map[ingest.Partition]int64
 	saidSkip map[ingest.Partition]time.Time
+	saves    Saves
+	joined   sync.Once
+}
+
+// Saves says how saving the partitions' states goes.
+type Saves struct {
+	Last   time.Time     // wall clock of the last saved, zero before one
+	Took   time.Duration // how long it took, snapshot to commit
+	Bytes  int64         // the states' size, before compression
+	Failed int64         // saves failed since start
+}
+
+// Saves returns how saving goes.
+func (c *Consumer) Saves() Saves {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.saves
 }
 
 // NewConsumer opens the state topic.
@@ -96,6 +117,9 @@ func NewConsumer(ctx context.Context, opts ConsumerOptions) (*Consumer, error) {
 	}
 	log := opts.Logger
 	if err := waitForBrokers(ctx, opts.Conn, log); err != nil {
+		return nil, err
+	}
+	if err := topicsExist(ctx, opts.Conn, opts.Topics); err != nil {
 		return nil, err
 	}
 	store, err := NewStore(ctx, opts.Conn, opts.StateTopic)
@@ -140,6 +164,41 @@ func waitForBrokers(ctx context.Context, conn *Conn, log zerolog.Logger) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// CheckSettings connects to the brokers and returns the errors that
+// mean the settings are wrong (a refused login or certificate), nil for
+// all others, such as brokers that are down.
+func (c *Conn) CheckSettings(ctx context.Context) error {
+	if err := c.Check(ctx); err != nil && permanent(err) {
+		return err
+	}
+	return nil
+}
+
+// topicsExist refuses to start on a topic that does not exist: a
+// consumer group on one assigns nothing, and kafka-go then rebalances
+// without end, thousands of times a second.
+func topicsExist(ctx context.Context, conn *Conn, topics []string) error {
+	tr := conn.Transport()
+	defer tr.CloseIdleConnections()
+	cl := &kafkago.Client{Addr: kafkago.TCP(conn.Brokers...), Transport: tr, Timeout: dialTimeout}
+	resp, err := cl.Metadata(ctx, &kafkago.MetadataRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("asking the brokers about the topics: %w", err)
+	}
+	var errs []error
+	for _, t := range resp.Topics {
+		switch {
+		case errors.Is(t.Error, kafkago.UnknownTopicOrPartition):
+			errs = append(errs, fmt.Errorf("topic %q does not exist: create it, or check its name", t.Name))
+		case t.Error != nil:
+			errs = append(errs, fmt.Errorf("topic %q: %w", t.Name, t.Error))
+		case len(t.Partitions) == 0:
+			errs = append(errs, fmt.Errorf("topic %q has no partition", t.Name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // permanent tells the errors of connecting that retrying does not mend.
@@ -227,6 +286,9 @@ func (c *Consumer) generation(ctx context.Context, gen *kafkago.Generation, h Ha
 	parts, committed := assignedParts(gen)
 	c.log.Info().Int32("generation", gen.ID).Int("partitions", len(parts)).
 		Str("assigned", partList(parts)).Msg("kafka: partitions assigned")
+	if c.opts.Joined != nil {
+		c.joined.Do(c.opts.Joined)
+	}
 	done := make(chan struct{})
 	gen.Start(func(gctx context.Context) {
 		defer close(done)
@@ -427,15 +489,37 @@ loop:
 // states over the new owner's. (A heartbeat would not do: a coordinator
 // may answer one from a member it has dropped as if all were well.)
 func (g *genRun) save(ctx context.Context) {
-	g.lastSave = time.Now()
+	start := time.Now()
+	g.lastSave = start
+	states, err := g.write(ctx)
+	g.c.mu.Lock()
+	defer g.c.mu.Unlock()
+	if err != nil {
+		if ctx.Err() == nil {
+			g.c.saves.Failed++
+		}
+		return
+	}
+	g.c.saves.Last, g.c.saves.Took, g.c.saves.Bytes = time.Now(), time.Since(start), 0
+	for _, st := range states {
+		g.c.saves.Bytes += int64(len(st.Data))
+	}
+}
+
+// errNotSaved is a save that failed and was logged as such.
+var errNotSaved = errors.New("not saved")
+
+// write takes the states, checks the member still owns them, writes
+// them and commits their offsets.
+func (g *genRun) write(ctx context.Context) (map[ingest.Partition]ingest.PartState, error) {
 	states, err := g.h.Snapshot(ctx, g.parts)
 	if err != nil {
 		if ctx.Err() == nil { // a stop cut it short; the last save follows
 			g.c.log.Error().Err(err).Msg("kafka: saving partition states failed; offsets not committed")
 		}
-		return
+		return nil, errNotSaved
 	}
-	// The check goes just before the write, after the snapshot, which
+	// The fence goes just before the write, after the snapshot, which
 	// may wait for alerts to be recorded.
 	if err := g.commit(ctx, g.fence); err != nil {
 		msg := "kafka: the coordinator cannot be reached to confirm this instance still owns its partitions; their states are not saved this time"
@@ -443,13 +527,13 @@ func (g *genRun) save(ctx context.Context) {
 			msg = "kafka: the group moved on without this instance; its partitions' states are not saved, and their next owners read again what it applied since its last save"
 		}
 		g.c.log.Warn().Err(err).Msg(msg)
-		return
+		return nil, errNotSaved
 	}
 	if err := g.c.store.Save(ctx, states); err != nil {
 		if ctx.Err() == nil {
 			g.c.log.Error().Err(err).Msg("kafka: saving partition states failed; offsets not committed")
 		}
-		return
+		return nil, errNotSaved
 	}
 	if g.c.pop != nil {
 		if err := g.c.pop.publish(ctx, states); err != nil {
@@ -468,11 +552,12 @@ func (g *genRun) save(ctx context.Context) {
 		// The saved states hold the offsets too, and take precedence at
 		// restore; a failed commit only makes the group's lag look worse.
 		g.c.log.Warn().Err(err).Msg("kafka: committing offsets failed; the saved states keep them")
-		return
+		return states, nil
 	}
 	for p, st := range states {
 		g.fenceAt(p, st.Offset)
 	}
+	return states, nil
 }
 
 // commit commits offsets in this generation's name. It goes through a

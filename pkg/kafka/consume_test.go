@@ -448,3 +448,16 @@ func TestMemberDroppedByTheGroupDoesNotOverwriteTheNewOwnersState(t *testing.T) 
 		}
 	}
 }
+
+// TestMissingTopicIsRefused names a topic that does not exist: the
+// consumer refuses to start, saying which, instead of rebalancing
+// without end on a group that has nothing to assign.
+func TestMissingTopicIsRefused(t *testing.T) {
+	c := startCluster(t, 2, "requests")
+	opts := fastGroup(c.ListenAddrs(), "g")
+	opts.Topics = []string{"requests", "reqeusts"}
+	_, err := NewConsumer(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), `topic "reqeusts" does not exist`) || strings.Contains(err.Error(), `"requests"`) {
+		t.Errorf("a missing topic gave %v, want it named", err)
+	}
+}

@@ -149,10 +149,21 @@ func (s *Store) Save(ctx context.Context, states map[ingest.Partition]ingest.Par
 // why; err is for the topic that cannot be read at all.
 func (s *Store) Load(ctx context.Context, parts []ingest.Partition) (states map[ingest.Partition]*ingest.PartState, bad map[ingest.Partition]error, err error) {
 	latest, err := s.readAll(ctx, parts)
+	states, bad = map[ingest.Partition]*ingest.PartState{}, map[ingest.Partition]error{}
+	if errors.Is(err, kafkago.UnknownTopicOrPartition) {
+		// Deleted, or a broker that lost its data: waiting would not
+		// bring it back, and saves need it.
+		if err := createCompacted(ctx, s.conn, s.topic); err != nil {
+			return nil, nil, err
+		}
+		for _, p := range parts {
+			bad[p] = fmt.Errorf("the state topic %s was missing, and is created again empty", s.topic)
+		}
+		return states, bad, nil
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	states, bad = map[ingest.Partition]*ingest.PartState{}, map[ingest.Partition]error{}
 	for _, p := range parts {
 		raw, ok := latest[manifestKey(p)]
 		if !ok {

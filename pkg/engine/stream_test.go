@@ -197,3 +197,52 @@ func TestFleetPopulationMatchesTheWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestPartitionStateRoundTrips saves a partition's state and restores it
+// in another Stream, as the partition's next owner: the entities and the
+// offset come back. A state that cannot be restored starts the partition
+// from nothing instead of holding it back.
+func TestPartitionStateRoundTrips(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	if _, err := gen.Generate(gen.Options{Seed: 2, Tokens: 50, Start: start, Duration: 3 * time.Hour}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	now := start.Add(4 * time.Hour)
+	old, _ := streamOf(t, 1, now)
+	feed(t, old, 1, lines)
+	p := ingest.Partition{Topic: "requests", ID: 0}
+	states, err := old.Snapshot(context.Background(), []ingest.Partition{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := states[p]
+	entities := func(s *Stream) (tok, ip int) {
+		s.do(context.Background(), func() { tok, ip = s.tasks[p].core.det.Entities() })
+		return tok, ip
+	}
+	wantTok, wantIP := entities(old)
+	if st.Offset != int64(len(lines)) || wantTok == 0 {
+		t.Fatalf("state at offset %d with %d tokens; want %d lines covered and the tokens learnt", st.Offset, wantTok, len(lines))
+	}
+
+	next, _ := streamOf(t, 0, now)
+	starts, err := next.Assigned(context.Background(), map[ingest.Partition]*ingest.PartState{p: &st})
+	if err != nil || starts[p] != st.Offset {
+		t.Fatalf("restored: starts %v, err %v; want reading on from %d", starts, err, st.Offset)
+	}
+	if tok, ip := entities(next); tok != wantTok || ip != wantIP {
+		t.Errorf("restored %d tokens and %d addresses, want %d and %d", tok, ip, wantTok, wantIP)
+	}
+
+	spoiled := ingest.PartState{Offset: st.Offset, Data: append([]byte("not gob"), st.Data...)}
+	cold, _ := streamOf(t, 0, now)
+	starts, err = cold.Assigned(context.Background(), map[ingest.Partition]*ingest.PartState{p: &spoiled})
+	if err != nil || starts[p] != -1 {
+		t.Fatalf("a spoiled state: starts %v, err %v; want the partition from the group's offset, learning from nothing", starts, err)
+	}
+	if tok, _ := entities(cold); tok != 0 {
+		t.Errorf("a spoiled state restored %d tokens", tok)
+	}
+}

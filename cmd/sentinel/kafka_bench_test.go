@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -104,27 +103,7 @@ func timeKcat(b *testing.B, brokers string, total int) time.Duration {
 // benchConfig writes a configuration reading the topic as a new group,
 // with the default checkpoint interval and alerts to a file.
 func benchConfig(b *testing.B, dir, brokers, group string) string {
-	b.Helper()
-	cfg := filepath.Join(dir, "sentinel.yaml")
-	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: %s
-admin:
-  listen: 127.0.0.1:0
-log:
-  format: json
-sources:
-  - kafka:
-      brokers: [%s]
-      topics: [requests]
-      group: %s
-    format: canonical
-alerts:
-  sinks:
-    - type: file
-      path: %s
-`, filepath.Join(dir, "state"), brokers, group, filepath.Join(dir, "alerts.jsonl"))), 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg, _ := kafkaConfigWith(b, dir, brokers, group, false)
 	return cfg
 }
 

@@ -45,14 +45,23 @@ func tokenOf(line string) string {
 }
 
 // kafkaConfig writes a configuration reading the topic in group, with
-// alerts to a file in dir.
-func kafkaConfig(t *testing.T, dir, brokers, group string) (cfg, alerts string) {
-	t.Helper()
+// alerts to a file in dir. The group's timings and checkpoints are made
+// fast for tests, or left at their defaults for benchmarks.
+func kafkaConfig(tb testing.TB, dir, brokers, group string) (cfg, alerts string) {
+	return kafkaConfigWith(tb, dir, brokers, group, true)
+}
+
+func kafkaConfigWith(tb testing.TB, dir, brokers, group string, fast bool) (cfg, alerts string) {
+	tb.Helper()
 	alerts = filepath.Join(dir, "alerts.jsonl")
 	cfg = filepath.Join(dir, "sentinel.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: %s
-checkpoint_interval: 1s
-admin:
+	top, timing := "", ""
+	if fast {
+		top = "checkpoint_interval: 1s\n"
+		timing = "      session_timeout: 2s\n      rebalance_timeout: 20s\n"
+	}
+	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: %s
+%sadmin:
   listen: 127.0.0.1:0
 log:
   format: json
@@ -61,14 +70,15 @@ sources:
       brokers: [%s]
       topics: [requests]
       group: %s
-      session_timeout: 2s
-      rebalance_timeout: 20s
-    format: canonical
+%s    format: canonical
 alerts:
   sinks:
     - type: file
       path: %s
-`, filepath.Join(dir, "state"), brokers, group, alerts)), 0o600)
+`, filepath.Join(dir, "state"), top, brokers, group, timing, alerts)), 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return cfg, alerts
 }
 

@@ -163,16 +163,8 @@ func newRunner(opts RunOptions) (*runner, error) {
 	if opts.QuietAfter <= 0 {
 		opts.QuietAfter = 5 * time.Second
 	}
-	if err := os.MkdirAll(opts.StateDir, 0o750); err != nil {
-		return nil, fmt.Errorf("creating state directory: %w", err)
-	}
-	unlock, err := state.Lock(opts.StateDir)
+	unlock, j, err := openStateDir(opts.StateDir)
 	if err != nil {
-		return nil, err
-	}
-	j, err := state.OpenJournal(filepath.Join(opts.StateDir, journalFile), 0)
-	if err != nil {
-		unlock()
 		return nil, err
 	}
 	r := &runner{opts: opts, log: opts.Logger, gate: newGate(j, opts.Logger), unlock: unlock, positions: make(map[string]ingest.Position),
@@ -193,6 +185,22 @@ func newRunner(opts RunOptions) (*runner, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// openStateDir creates the state directory, holds its lock and opens
+// the alert journal in it.
+func openStateDir(dir string) (unlock func(), j *state.Journal, err error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	if unlock, err = state.Lock(dir); err != nil {
+		return nil, nil, err
+	}
+	if j, err = state.OpenJournal(filepath.Join(dir, journalFile), 0); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return unlock, j, nil
 }
 
 func (r *runner) restore() error {

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -22,7 +20,6 @@ import (
 	"github.com/sentinel-project/sentinel/pkg/evidence"
 	"github.com/sentinel-project/sentinel/pkg/features"
 	"github.com/sentinel-project/sentinel/pkg/ingest"
-	"github.com/sentinel-project/sentinel/pkg/state"
 )
 
 // StreamOptions configure a live run over a partitioned log, such as
@@ -94,16 +91,8 @@ func NewStream(opts StreamOptions) (*Stream, error) {
 	if opts.QuietAfter <= 0 {
 		opts.QuietAfter = 5 * time.Second
 	}
-	if err := os.MkdirAll(opts.StateDir, 0o750); err != nil {
-		return nil, fmt.Errorf("creating state directory: %w", err)
-	}
-	unlock, err := state.Lock(opts.StateDir)
+	unlock, j, err := openStateDir(opts.StateDir)
 	if err != nil {
-		return nil, err
-	}
-	j, err := state.OpenJournal(filepath.Join(opts.StateDir, journalFile), 0)
-	if err != nil {
-		unlock()
 		return nil, err
 	}
 	s := &Stream{

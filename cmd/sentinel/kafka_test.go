@@ -83,7 +83,7 @@ alerts:
 }
 
 // linesRead sums sentinel_lines_read_total over the partitions.
-func linesRead(t *testing.T, addr string) float64 {
+func linesRead(t testing.TB, addr string) float64 {
 	f := scrape(t, addr)["sentinel_lines_read_total"]
 	if f == nil {
 		return 0

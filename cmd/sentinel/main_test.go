@@ -87,7 +87,7 @@ func parseAlerts(t *testing.T, data string) []alertLine {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	testwait.For(t, within, what, cond)
 }

@@ -30,7 +30,7 @@ type daemon struct {
 	logs   []string
 }
 
-func startDaemon(t *testing.T, dir string, env []string, args ...string) *daemon {
+func startDaemon(t testing.TB, dir string, env []string, args ...string) *daemon {
 	t.Helper()
 	sock := filepath.Join(dir, "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
@@ -86,7 +86,7 @@ func (d *daemon) logWith(msg string) map[string]any {
 
 // waitLog waits for a log line whose message is msg: the log is read from
 // a pipe, so a line written before a notify message may be read after it.
-func (d *daemon) waitLog(t *testing.T, msg string) map[string]any {
+func (d *daemon) waitLog(t testing.TB, msg string) map[string]any {
 	t.Helper()
 	eventually(t, 30*time.Second, "the log line "+msg, func() bool { return d.logWith(msg) != nil })
 	return d.logWith(msg)
@@ -132,7 +132,7 @@ func (d *daemon) await(t *testing.T, want string) (string, []string) {
 }
 
 // scrape fetches /metrics, has promtool check it, and parses it.
-func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
+func scrape(t testing.TB, addr string) map[string]*dto.MetricFamily {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {

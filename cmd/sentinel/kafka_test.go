@@ -126,6 +126,12 @@ func TestKafkaLinesProducedByKcatRaiseTheAlert(t *testing.T) {
 		return strings.Contains(string(data), fingerprintOf(leaked))
 	})
 	eventually(t, 30*time.Second, "every line read", func() bool { return linesRead(t, addr) == float64(len(lines)) })
+	// Ready, to systemd and to a load balancer, once the group gave it
+	// its partitions.
+	d.await(t, "READY=1")
+	if code := httpStatus(t, "http://"+addr+"/readyz"); code != 200 {
+		t.Errorf("/readyz = %d with its partitions assigned, want 200", code)
+	}
 	families := scrape(t, addr)
 	for p := range 4 {
 		if lag := value(families, "sentinel_kafka_lag_messages", fmt.Sprintf("partition=requests/%d", p)); lag != 0 {
@@ -190,11 +196,17 @@ func TestKafkaTakeoverCarriesBaselinesAndLosesNothing(t *testing.T) {
 		return owned(addrA) == 2 && owned(addrB) == 2 && linesRead(t, addrA)+linesRead(t, addrB) == float64(len(learn))
 	})
 	readByA := linesRead(t, addrA)
+	generations := strings.Count(b.allLogs(), "kafka: partitions assigned")
 	a.cmd.Process.Signal(os.Interrupt)
 	if err := a.cmd.Wait(); err != nil {
 		t.Fatalf("instance A stopped with %v:\n%s", err, a.allLogs())
 	}
 	eventually(t, 60*time.Second, "instance B to own every partition", func() bool { return owned(addrB) == 4 })
+	// A saves, then leaves: the very next generation gives B everything,
+	// with no generation between in which A still holds partitions.
+	if n := strings.Count(b.allLogs(), "kafka: partitions assigned") - generations; n != 1 {
+		t.Errorf("B went through %d generations to take A's partitions over, want 1:\n%s", n, b.allLogs())
+	}
 
 	kcatProduce(t, kc, then)
 	eventually(t, 60*time.Second, "every line read", func() bool {

@@ -111,7 +111,13 @@ func (d *Daemon) runStream(ctx context.Context, eo engine.Options, p *parts) err
 		Latest: k.Start == "latest", SessionTimeout: k.SessionTimeout, HeartbeatInterval: k.SessionTimeout / 10,
 		RebalanceTimeout: k.RebalanceTimeout,
 		SaveEvery:        d.Config.CheckpointInterval, Logger: d.Log,
+		// Ready once the group gave this instance its share: before
+		// that it judges nothing.
+		Joined: ro.Ready,
 	})
+	if ctx.Err() != nil {
+		return nil // stopped while waiting for the brokers
+	}
 	if err != nil {
 		return err
 	}

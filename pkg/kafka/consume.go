@@ -258,6 +258,12 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		return fmt.Errorf("joining consumer group %s: %w", c.opts.Group, err)
 	}
 	defer cg.Close()
+	// Closed as soon as the run ends, rather than once the generation's
+	// work returned: kafka-go would otherwise join the group again
+	// between the two, and the others would go through a generation that
+	// still gives this instance partitions it will never read.
+	stop := context.AfterFunc(ctx, func() { cg.Close() })
+	defer stop()
 	failing := false
 	for {
 		gen, err := cg.Next(ctx)
@@ -298,6 +304,7 @@ func (c *Consumer) generation(ctx context.Context, gen *kafkago.Generation, h Ha
 		g := &genRun{c: c, gen: gen, h: h, parts: parts}
 		starts, ok := g.restore(gctx)
 		if !ok {
+			g.giveUp() // what Assigned may have taken over
 			return
 		}
 		for p, off := range starts {
@@ -305,7 +312,7 @@ func (c *Consumer) generation(ctx context.Context, gen *kafkago.Generation, h Ha
 				starts[p] = committed[p]
 			}
 		}
-		g.run(ctx, gctx, starts)
+		g.run(gctx, starts)
 	})
 	<-done
 }
@@ -355,10 +362,24 @@ type genRun struct {
 	// setting): committing it again harms nothing, and the coordinator
 	// refuses it from a member that is no longer the generation's; see
 	// save.
+	mu    sync.Mutex // guards fence, which readers extend
 	fence map[string]map[int]int64
 }
 
+// fenceNow returns a copy of the fence.
+func (g *genRun) fenceNow() map[string]map[int]int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[string]map[int]int64, len(g.fence))
+	for t, ps := range g.fence {
+		out[t] = maps.Clone(ps)
+	}
+	return out
+}
+
 func (g *genRun) fenceAt(p ingest.Partition, off int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.fence == nil {
 		g.fence = map[string]map[int]int64{}
 	}
@@ -422,21 +443,19 @@ const urgentEvery = time.Second
 // of the generation or the run it saves a last time and gives the
 // partitions up, so that none is judged, even by the wall clock, while
 // another instance may own it.
-func (g *genRun) run(ctx, gctx context.Context, starts map[ingest.Partition]int64) {
-	for _, p := range g.parts {
-		off, ok := g.c.resolve(gctx, p, starts[p])
-		if !ok {
-			return
-		}
-		starts[p] = off
-		g.fenceAt(p, off)
-	}
+func (g *genRun) run(gctx context.Context, starts map[ingest.Partition]int64) {
+	defer g.giveUp()
 	var wg sync.WaitGroup
 	for _, p := range g.parts {
+		if starts[p] >= 0 {
+			g.fenceAt(p, starts[p])
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			g.c.readPartition(gctx, p, starts[p], g.h)
+			// A partition placed only once read (a new group's "first"
+			// or "last") joins the fence then.
+			g.c.readPartition(gctx, p, starts[p], g.h, func(off int64) { g.fenceAt(p, off) })
 		}()
 	}
 	tick := time.NewTicker(g.c.opts.SaveEvery)
@@ -467,7 +486,14 @@ loop:
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
 	g.save(sctx)
-	if err := g.h.Revoked(sctx, g.parts); err != nil {
+}
+
+// giveUp hands the generation's partitions back, whichever way the
+// generation ended, so that nothing of it runs after it.
+func (g *genRun) giveUp() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.h.Revoked(ctx, g.parts); err != nil {
 		g.c.log.Warn().Err(err).Msg("kafka: giving the partitions up")
 	}
 	g.c.mu.Lock()
@@ -521,7 +547,7 @@ func (g *genRun) write(ctx context.Context) (map[ingest.Partition]ingest.PartSta
 	}
 	// The fence goes just before the write, after the snapshot, which
 	// may wait for alerts to be recorded.
-	if err := g.commit(ctx, g.fence); err != nil {
+	if err := g.commit(ctx, g.fenceNow()); err != nil {
 		msg := "kafka: the coordinator cannot be reached to confirm this instance still owns its partitions; their states are not saved this time"
 		if refused(err) {
 			msg = "kafka: the group moved on without this instance; its partitions' states are not saved, and their next owners read again what it applied since its last save"
@@ -529,7 +555,7 @@ func (g *genRun) write(ctx context.Context) (map[ingest.Partition]ingest.PartSta
 		g.c.log.Warn().Err(err).Msg(msg)
 		return nil, errNotSaved
 	}
-	if err := g.c.store.Save(ctx, states); err != nil {
+	if err := g.c.store.Save(ctx, states, int(g.gen.ID&1)); err != nil {
 		if ctx.Err() == nil {
 			g.c.log.Error().Err(err).Msg("kafka: saving partition states failed; offsets not committed")
 		}
@@ -624,14 +650,18 @@ func refused(err error) bool {
 // replacing its reader whenever it stalls or fails: kafka-go's reader
 // gives up after a few refused connections, and a broker that is down
 // must only delay the partition, never end it.
-func (c *Consumer) readPartition(ctx context.Context, p ingest.Partition, offset int64, h Handler) {
+func (c *Consumer) readPartition(ctx context.Context, p ingest.Partition, offset int64, h Handler, placed func(int64)) {
 	failing := false
 	for wait := time.Second; ctx.Err() == nil; {
 		// Placed again after each stall or failure: the partition may
 		// have been truncated, recreated or cut by retention meanwhile.
+		unplaced := offset < 0
 		var ok bool
 		if offset, ok = c.resolve(ctx, p, offset); !ok {
 			return
+		}
+		if unplaced {
+			placed(offset)
 		}
 		next, err := c.readUntilStall(ctx, p, offset, h)
 		if next > offset && failing {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -31,11 +32,27 @@ import (
 // previous manifest and its slot whole: compaction keeps the latest
 // value of each key, and the slot the manifest names is never the one
 // being overwritten.
+//
+// Each save also names a lane, the parity of the group generation it is
+// made in, and each lane has its two slots of its own: an owner the
+// group dropped a moment ago, still saving in its old generation, writes
+// in the other lane than the partition's new owner, so the two cannot
+// mix their chunks. The later manifest wins, and names whole chunks.
 type Store struct {
 	conn  *Conn
 	topic string
 	w     *kafkago.Writer
-	slots map[ingest.Partition]int // slot of the last save, per partition
+	slots map[ingest.Partition]int // slot of the last save, per partition; absent before one
+}
+
+// nextSlot returns the slot a save in lane takes after last: the other
+// slot of the lane, or the lane's first when the last save was in the
+// other lane or there was none.
+func nextSlot(last int, known bool, lane int) int {
+	if known && last/2 == lane {
+		return lane*2 + 1 - last%2
+	}
+	return lane * 2
 }
 
 // chunkSize bounds a chunk, well under the brokers' default 1 MB message
@@ -106,41 +123,51 @@ func chunkKey(p ingest.Partition, slot, i int) string {
 	return manifestKey(p) + "/" + strconv.Itoa(slot) + "/" + strconv.Itoa(i)
 }
 
-// Save writes the states, returning once the brokers acknowledged them.
-func (s *Store) Save(ctx context.Context, states map[ingest.Partition]ingest.PartState) error {
-	var chunks, manifests []kafkago.Message
-	next := map[ingest.Partition]int{}
+// Save writes the states in lane (0 or 1; see Store), returning once the
+// brokers acknowledged them.
+func (s *Store) Save(ctx context.Context, states map[ingest.Partition]ingest.PartState, lane int) error {
+	sv, err := s.prepare(states, lane)
+	if err != nil || len(sv.chunks) == 0 {
+		return err
+	}
+	// Chunks first: a manifest must never name chunks not yet written.
+	if err := s.w.WriteMessages(ctx, sv.chunks...); err != nil {
+		return fmt.Errorf("writing partition states to %s: %w", s.topic, err)
+	}
+	if err := s.w.WriteMessages(ctx, sv.manifests...); err != nil {
+		return fmt.Errorf("writing partition state manifests to %s: %w", s.topic, err)
+	}
+	maps.Copy(s.slots, sv.slots)
+	return nil
+}
+
+// save is one save's messages, and the slots they take.
+type save struct {
+	chunks, manifests []kafkago.Message
+	slots             map[ingest.Partition]int
+}
+
+func (s *Store) prepare(states map[ingest.Partition]ingest.PartState, lane int) (save, error) {
+	sv := save{slots: map[ingest.Partition]int{}}
 	for p, st := range states {
 		z, err := gzipBytes(st.Data)
 		if err != nil {
-			return fmt.Errorf("compressing the state of %s: %w", p, err)
+			return save{}, fmt.Errorf("compressing the state of %s: %w", p, err)
 		}
-		slot := 1 - s.slots[p]
+		last, known := s.slots[p]
+		slot := nextSlot(last, known, lane)
 		n := 0
 		for off := 0; off < len(z) || n == 0; off += chunkSize {
-			chunks = append(chunks, kafkago.Message{Key: []byte(chunkKey(p, slot, n)), Value: z[off:min(off+chunkSize, len(z))]})
+			sv.chunks = append(sv.chunks, kafkago.Message{Key: []byte(chunkKey(p, slot, n)), Value: z[off:min(off+chunkSize, len(z))]})
 			n++
 		}
 		sum := sha256.Sum256(z)
 		m, _ := json.Marshal(manifest{Slot: slot, Chunks: n, Offset: st.Offset, SHA256: hex.EncodeToString(sum[:]),
 			Saved: time.Now().UTC().Format(time.RFC3339)})
-		manifests = append(manifests, kafkago.Message{Key: []byte(manifestKey(p)), Value: m})
-		next[p] = slot
+		sv.manifests = append(sv.manifests, kafkago.Message{Key: []byte(manifestKey(p)), Value: m})
+		sv.slots[p] = slot
 	}
-	if len(chunks) == 0 {
-		return nil
-	}
-	// Chunks first: a manifest must never name chunks not yet written.
-	if err := s.w.WriteMessages(ctx, chunks...); err != nil {
-		return fmt.Errorf("writing partition states to %s: %w", s.topic, err)
-	}
-	if err := s.w.WriteMessages(ctx, manifests...); err != nil {
-		return fmt.Errorf("writing partition state manifests to %s: %w", s.topic, err)
-	}
-	for p, slot := range next {
-		s.slots[p] = slot
-	}
-	return nil
+	return sv, nil
 }
 
 // Load reads the state topic to its end and returns the latest state of

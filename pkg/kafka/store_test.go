@@ -44,11 +44,11 @@ func TestStoreKeepsLargeStatesWhole(t *testing.T) {
 	s := newTestStore(t, c.ListenAddrs())
 	ctx := context.Background()
 	big := incompressible(3*chunkSize+1000, 1)
-	if err := s.Save(ctx, map[ingest.Partition]ingest.PartState{p0: {Offset: 10, Data: big}, p1: {Offset: 3, Data: []byte("small")}}); err != nil {
+	if err := s.Save(ctx, map[ingest.Partition]ingest.PartState{p0: {Offset: 10, Data: big}, p1: {Offset: 3, Data: []byte("small")}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	bigger := incompressible(5*chunkSize, 2)
-	if err := s.Save(ctx, map[ingest.Partition]ingest.PartState{p0: {Offset: 20, Data: bigger}}); err != nil {
+	if err := s.Save(ctx, map[ingest.Partition]ingest.PartState{p0: {Offset: 20, Data: bigger}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	states, bad, err := newTestStore(t, c.ListenAddrs()).Load(ctx, []ingest.Partition{p0, p1, {Topic: "requests", ID: 2}})
@@ -75,13 +75,13 @@ func TestStoreSurvivesASaveCutShort(t *testing.T) {
 	s := newTestStore(t, c.ListenAddrs())
 	ctx := context.Background()
 	first := incompressible(2*chunkSize, 3)
-	if err := s.Save(ctx, map[ingest.Partition]ingest.PartState{p0: {Offset: 7, Data: first}}); err != nil {
+	if err := s.Save(ctx, map[ingest.Partition]ingest.PartState{p0: {Offset: 7, Data: first}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	// The next save's chunks, alone: they go to the other slot.
 	w := &kafkago.Writer{Addr: kafkago.TCP(c.ListenAddrs()...), Topic: "g.state", BatchTimeout: time.Millisecond, RequiredAcks: kafkago.RequireAll}
 	defer w.Close()
-	next := 1 - s.slots[p0]
+	next := nextSlot(s.slots[p0], true, 0)
 	if err := w.WriteMessages(ctx, kafkago.Message{Key: []byte(chunkKey(p0, next, 0)), Value: []byte("half a save")}); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestStoreSurvivesASaveCutShort(t *testing.T) {
 
 	// A chunk of the slot the manifest names, spoiled: that partition
 	// is reported bad, and the others still load.
-	if err := s.Save(ctx, map[ingest.Partition]ingest.PartState{p1: {Offset: 1, Data: []byte("fine")}}); err != nil {
+	if err := s.Save(ctx, map[ingest.Partition]ingest.PartState{p1: {Offset: 1, Data: []byte("fine")}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.WriteMessages(ctx, kafkago.Message{Key: []byte(chunkKey(p0, s.slots[p0], 1)), Value: []byte("spoiled")}); err != nil {
@@ -107,5 +107,43 @@ func TestStoreSurvivesASaveCutShort(t *testing.T) {
 	}
 	if states[p1] == nil || string(states[p1].Data) != "fine" {
 		t.Errorf("a spoiled partition kept another from loading: %v", states[p1])
+	}
+}
+
+// TestTwoOwnersInDifferentGenerationsNeverMixChunks has a partition's
+// dropped owner, still in its old generation, and its new owner save at
+// once, as when the fence's check and the write race: the dropped
+// owner's chunks land, then the new owner's whole save, then the dropped
+// owner's manifest. Each wrote its chunks in its own lane, so that last
+// manifest names chunks that are whole.
+func TestTwoOwnersInDifferentGenerationsNeverMixChunks(t *testing.T) {
+	c := startCluster(t, 1, "requests")
+	ctx := context.Background()
+	old, next := newTestStore(t, c.ListenAddrs()), newTestStore(t, c.ListenAddrs())
+	oldState, newState := incompressible(2*chunkSize, 5), incompressible(2*chunkSize, 6)
+	// Both know the same last save, made in generation 2.
+	if err := old.Save(ctx, map[ingest.Partition]ingest.PartState{p0: {Offset: 1, Data: []byte("gen 2")}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	next.slots[p0] = old.slots[p0]
+	stale, err := old.prepare(map[ingest.Partition]ingest.PartState{p0: {Offset: 5, Data: oldState}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.w.WriteMessages(ctx, stale.chunks...); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Save(ctx, map[ingest.Partition]ingest.PartState{p0: {Offset: 9, Data: newState}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.w.WriteMessages(ctx, stale.manifests...); err != nil {
+		t.Fatal(err)
+	}
+	states, bad, err := newTestStore(t, c.ListenAddrs()).Load(ctx, []ingest.Partition{p0})
+	if err != nil || bad[p0] != nil {
+		t.Fatalf("load: %v, bad %v: the two owners' chunks mixed", err, bad[p0])
+	}
+	if st := states[p0]; st == nil || st.Offset != 5 || !bytes.Equal(st.Data, oldState) {
+		t.Errorf("want the last manifest's state whole (offset 5)")
 	}
 }

@@ -434,7 +434,7 @@ func (d *Dispatcher) isStale(a *Alert) bool {
 		return stale
 	}
 	if stale {
-		d.opts.Logger.Info().Dur("horizon", d.opts.Horizon).
+		d.opts.Logger.Info().Str("horizon", d.opts.Horizon.String()).
 			Msg("alerts are older than the horizon: recorded, not pushed")
 		return stale
 	}

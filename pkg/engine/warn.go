@@ -45,6 +45,6 @@ func (w *RejectWarner) Add(source string, r Rejects) {
 	for reason, n := range p {
 		ev = ev.Int64("reason_"+reason, n)
 	}
-	ev.Dur("over", w.every).Msg("rejected lines that could not be parsed")
+	ev.Str("over", w.every.String()).Msg("rejected lines that could not be parsed")
 	delete(w.pending, source)
 }

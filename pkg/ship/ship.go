@@ -367,7 +367,7 @@ func (s *shipper) connected() {
 	}
 	ev := s.o.Logger.Info().Strs("brokers", s.o.Brokers)
 	if !s.down.IsZero() {
-		ev = ev.Dur("down_for", time.Since(s.down).Round(time.Millisecond))
+		ev = ev.Str("down_for", time.Since(s.down).Round(time.Millisecond).String())
 	}
 	ev.Msg("connected to Kafka: shipping")
 	s.up, s.down = true, time.Time{}

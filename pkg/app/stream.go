@@ -121,8 +121,12 @@ func (d *Daemon) runStream(ctx context.Context, eo engine.Options, p *parts) err
 	if err != nil {
 		return err
 	}
+	skips := map[string][features.NumKinds]bool{}
+	for _, topic := range k.Topics {
+		skips[topic] = skipKinds(k.JudgeOf(topic))
+	}
 	stream, err := engine.NewStream(engine.StreamOptions{
-		Options: eo, Format: d.Kafka.Format, StateDir: d.Config.StateDir,
+		Options: eo, Format: d.Kafka.Format, StateDir: d.Config.StateDir, SkipByTopic: skips,
 		Deliver: ro.Deliver, WaitRecorded: ro.WaitRecorded, Retune: ro.Retune, Evidence: ro.Evidence,
 		Status: func(st *engine.Status) {
 			st.Lag, st.KafkaStalls, st.KafkaSkipped = map[string]int64{}, cons.Stalls(), cons.Skipped()

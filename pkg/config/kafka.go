@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -30,6 +31,10 @@ type Kafka struct {
 	// both (the default). A topic keyed by token should judge tokens
 	// only, and one keyed by address addresses only; see docs/kafka.md.
 	Judge []string `yaml:"judge"`
+	// JudgeTopics overrides Judge for the topics it names, so that one
+	// group can read a topic keyed by token and one keyed by address,
+	// judging tokens from the first and addresses from the second.
+	JudgeTopics map[string][]string `yaml:"judge_topics"`
 	// StateTopic is the compacted topic where each partition's learned
 	// state is kept for whichever instance owns the partition next;
 	// GROUP.state by default.
@@ -202,10 +207,12 @@ func (k *Kafka) validate(field string, consumer bool, fe func(field, format stri
 	if !slices.Contains(kafkaStarts, k.Start) {
 		errs = append(errs, fe(field+".start", "%q: allowed are earliest or latest", k.Start))
 	}
-	for i, j := range k.Judge {
-		if !slices.Contains(judgeKinds, j) {
-			errs = append(errs, fe(fmt.Sprintf("%s.judge[%d]", field, i), "%q: allowed are token and ip", j))
+	errs = append(errs, validJudge(field+".judge", k.Judge, fe)...)
+	for _, topic := range slices.Sorted(maps.Keys(k.JudgeTopics)) {
+		if !slices.Contains(k.Topics, topic) {
+			errs = append(errs, fe(field+".judge_topics."+topic, "is not one of the topics read (%s)", strings.Join(k.Topics, ", ")))
 		}
+		errs = append(errs, validJudge(field+".judge_topics."+topic, k.JudgeTopics[topic], fe)...)
 	}
 	for name, d := range map[string]time.Duration{"session_timeout": k.SessionTimeout, "rebalance_timeout": k.RebalanceTimeout} {
 		if d < time.Second || d > 10*time.Minute {
@@ -237,6 +244,24 @@ func (k *Kafka) validateAuth(field string, fe func(field, format string, args ..
 		errs = append(errs, fe(field+".sasl.username", "is empty: SASL needs a user name"))
 	}
 	return errs
+}
+
+func validJudge(field string, kinds []string, fe func(field, format string, args ...any) error) []error {
+	var errs []error
+	for i, j := range kinds {
+		if !slices.Contains(judgeKinds, j) {
+			errs = append(errs, fe(fmt.Sprintf("%s[%d]", field, i), "%q: allowed are token and ip", j))
+		}
+	}
+	return errs
+}
+
+// JudgeOf returns the entity kinds judged from topic.
+func (k *Kafka) JudgeOf(topic string) []string {
+	if kinds, ok := k.JudgeTopics[topic]; ok {
+		return kinds
+	}
+	return k.Judge
 }
 
 // ValidateKafka checks a Kafka source given on the command line.

@@ -98,3 +98,26 @@ func TestKafkaPasswordComesFromTheEnvironment(t *testing.T) {
 		t.Errorf("unset password variable: %v", err)
 	}
 }
+
+func TestKafkaJudgeTopics(t *testing.T) {
+	c, err := Parse([]byte("sources:\n  - kafka:\n      brokers: [127.0.0.1:9092]\n      topics: [requests, by-ip]\n      group: g\n" +
+		"      judge: [token]\n      judge_topics: {by-ip: [ip]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Sources[0].Kafka
+	if got := k.JudgeOf("by-ip"); len(got) != 1 || got[0] != "ip" {
+		t.Errorf("by-ip judges %v, want [ip]", got)
+	}
+	if got := k.JudgeOf("requests"); len(got) != 1 || got[0] != "token" {
+		t.Errorf("requests judges %v, want the source's [token]", got)
+	}
+	_, err = Parse([]byte("sources:\n  - kafka:\n      brokers: [127.0.0.1:9092]\n      topics: [requests]\n      group: g\n" +
+		"      judge_topics: {by-ip: [ip], requests: [tenant]}\n"))
+	for _, want := range []string{"sources[0].kafka.judge_topics.by-ip", "is not one of the topics read (requests)",
+		`sources[0].kafka.judge_topics.requests[0]`, `"tenant": allowed are token and ip`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+}

@@ -39,6 +39,10 @@ type StreamOptions struct {
 	QuietAfter   time.Duration
 	Status       func(*Status)
 	Retune       <-chan Retune
+	// SkipByTopic, when it names a partition's topic, replaces
+	// Options.Features.Skip for that partition's core: the kinds not
+	// judged from that topic.
+	SkipByTopic map[string][features.NumKinds]bool
 	// Evidence, when set, keeps every alert's evidence in the state
 	// directory's evidence log, as RunOptions.Evidence does. Each
 	// partition captures lines within its share of the capture budget.
@@ -214,7 +218,11 @@ func (s *Stream) assign(states map[ingest.Partition]*ingest.PartState) (map[inge
 // newTask builds partition p's core, restored from st when not nil; its
 // evidence capture gets its share of the budget among owned partitions.
 func (s *Stream) newTask(p ingest.Partition, st *ingest.PartState, owned int) (*task, error) {
-	t := &task{source: SourceName(p), core: newCore(s.opts.Options, s.deliver), next: -1}
+	opts := s.opts.Options
+	if skip, ok := s.opts.SkipByTopic[p.Topic]; ok {
+		opts.Features.Skip = skip
+	}
+	t := &task{source: SourceName(p), core: newCore(opts, s.deliver), next: -1}
 	if eo := s.opts.Evidence; eo != nil {
 		share := *eo
 		share.Capture.Budget /= int64(max(owned, 1))

@@ -246,3 +246,46 @@ func TestPartitionStateRoundTrips(t *testing.T) {
 		t.Errorf("a spoiled state restored %d tokens", tok)
 	}
 }
+
+// TestTopicsJudgeTheirOwnKinds has one stream read a topic keyed by token
+// and one keyed by address, judging tokens only from the first and
+// addresses only from the second: each partition's core then tracks only
+// its topic's kind.
+func TestTopicsJudgeTheirOwnKinds(t *testing.T) {
+	s, err := NewStream(StreamOptions{Options: testOptions(), Format: canonicalSource().Format, StateDir: t.TempDir(),
+		Deliver: func(_ *alert.Alert, recorded func()) { recorded() },
+		SkipByTopic: map[string][features.NumKinds]bool{
+			"requests": {features.IP: true}, "by-ip": {features.Token: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	defer func() { cancel(); <-done; s.Close() }()
+	byToken, byIP := ingest.Partition{Topic: "requests", ID: 0}, ingest.Partition{Topic: "by-ip", ID: 0}
+	if _, err := s.Assigned(ctx, map[ingest.Partition]*ingest.PartState{byToken: nil, byIP: nil}); err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	for m := range 30 {
+		lines = append(lines, []byte(fmt.Sprintf(`{"ts":%q,"token":"tok_a","ip":"192.0.2.1","method":"GET","path":"/m","status":200,"bytes":10,"messages":1,"ua":"x"}`,
+			start.Add(time.Duration(m)*time.Minute).Format(time.RFC3339))))
+	}
+	for _, p := range []ingest.Partition{byToken, byIP} {
+		if err := s.Apply(ctx, ingest.PartBatch{Partition: p, Lines: lines, Next: int64(len(lines))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kinds := func(p ingest.Partition) (tok, ip int) {
+		s.do(ctx, func() { tok, ip = s.tasks[p].core.det.Entities() })
+		return tok, ip
+	}
+	if tok, ip := kinds(byToken); tok != 1 || ip != 0 {
+		t.Errorf("the token topic's core tracks %d tokens and %d addresses, want 1 and 0", tok, ip)
+	}
+	if tok, ip := kinds(byIP); tok != 0 || ip != 1 {
+		t.Errorf("the address topic's core tracks %d tokens and %d addresses, want 0 and 1", tok, ip)
+	}
+}

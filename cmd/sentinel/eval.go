@@ -17,8 +17,11 @@ import (
 )
 
 func evalCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "nab" {
+		return evalNab(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "scenarios" {
-		return usageErr("eval takes a subcommand: scenarios")
+		return usageErr("eval takes a subcommand: scenarios or nab")
 	}
 	return evalScenarios(ctx, args[1:], stdout, stderr)
 }

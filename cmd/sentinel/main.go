@@ -26,6 +26,7 @@ Usage:
   sentinel verify [--state-dir DIR] [--head HASH] [FILE]      check the evidence log for edits and cuts
   sentinel generate [flags]                                   write generated traffic with attacks
   sentinel eval scenarios [flags]                             score detection on generated traffic
+  sentinel eval nab --data DIR --out DIR [--detectors LIST]   score streaming detectors on the NAB benchmark
   sentinel version
 
 Run "sentinel COMMAND -h" for a command's flags.

@@ -27,6 +27,7 @@ type Stream interface {
 // Detectors are the detectors `sentinel eval nab` knows, by name.
 var Detectors = map[string]Detector{
 	"windowed_gaussian": DefaultWindowedGaussian(),
+	"sentinel_ewma":     DefaultSentinelEWMA(),
 }
 
 // DetectorNames lists the known detectors, sorted.

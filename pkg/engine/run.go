@@ -157,12 +157,7 @@ type runner struct {
 }
 
 func newRunner(opts RunOptions) (*runner, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.QuietAfter <= 0 {
-		opts.QuietAfter = 5 * time.Second
-	}
+	liveDefaults(&opts.Now, &opts.QuietAfter)
 	unlock, j, err := openStateDir(opts.StateDir)
 	if err != nil {
 		return nil, err
@@ -185,6 +180,17 @@ func newRunner(opts RunOptions) (*runner, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// liveDefaults fills the wall clock and the quiet delay of a live run
+// when left unset.
+func liveDefaults(now *func() time.Time, quietAfter *time.Duration) {
+	if *now == nil {
+		*now = time.Now
+	}
+	if *quietAfter <= 0 {
+		*quietAfter = 5 * time.Second
+	}
 }
 
 // openStateDir creates the state directory, holds its lock and opens

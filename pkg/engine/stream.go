@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/gob"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -89,12 +87,7 @@ type task struct {
 
 // NewStream opens the journal in opts.StateDir and holds its lock.
 func NewStream(opts StreamOptions) (*Stream, error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.QuietAfter <= 0 {
-		opts.QuietAfter = 5 * time.Second
-	}
+	liveDefaults(&opts.Now, &opts.QuietAfter)
 	unlock, j, err := openStateDir(opts.StateDir)
 	if err != nil {
 		return nil, err
@@ -357,13 +350,12 @@ func (s *Stream) revoke(parts []ingest.Partition) {
 	}
 }
 
-// Owned lists the partitions owned now, sorted.
-func (s *Stream) Owned(ctx context.Context) []ingest.Partition {
+// owned lists the partitions owned now, sorted; it also waits for every
+// batch queued before it to be applied.
+func (s *Stream) owned(ctx context.Context) []ingest.Partition {
 	var out []ingest.Partition
 	s.do(ctx, func() { out = slices.Collect(maps.Keys(s.tasks)) })
-	slices.SortFunc(out, func(a, b ingest.Partition) int {
-		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.ID, b.ID))
-	})
+	slices.SortFunc(out, ingest.Partition.Compare)
 	return out
 }
 

@@ -89,14 +89,14 @@ func feed(t *testing.T, s *Stream, partitions int, lines [][]byte) {
 	for i := range batches {
 		flush(&batches[i])
 	}
-	s.Owned(context.Background()) // runs after every batch queued
+	s.owned(context.Background()) // runs after every batch queued
 }
 
 // population returns the token population's mean and deviation of
 // log(1+messages) per partition.
 func population(t *testing.T, s *Stream) (mu, sigma []float64, samples []int64) {
 	t.Helper()
-	for _, p := range s.Owned(context.Background()) {
+	for _, p := range s.owned(context.Background()) {
 		s.do(context.Background(), func() {
 			ps := s.tasks[p].core.det.Snapshot().Population[features.Token]
 			m := ps.Mu[features.Messages]
@@ -169,7 +169,7 @@ func TestFleetPopulationMatchesTheWhole(t *testing.T) {
 		t.Errorf("merged population (mu %.3f, sigma %.3f) is not the whole's (%.3f, %.3f)", mMu, mSigma, wMu[0], wSigma[0])
 	}
 
-	states, err := split.Snapshot(context.Background(), split.Owned(context.Background()))
+	states, err := split.Snapshot(context.Background(), split.owned(context.Background()))
 	if err != nil {
 		t.Fatal(err)
 	}

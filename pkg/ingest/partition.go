@@ -1,6 +1,10 @@
 package ingest
 
-import "strconv"
+import (
+	"cmp"
+	"strconv"
+	"strings"
+)
 
 // Partition names one partition of a partitioned log, such as a Kafka
 // topic's. Everything read from one partition is in order; partitions
@@ -8,6 +12,11 @@ import "strconv"
 type Partition struct {
 	Topic string
 	ID    int
+}
+
+// Compare orders partitions by topic, then number.
+func (p Partition) Compare(o Partition) int {
+	return cmp.Or(strings.Compare(p.Topic, o.Topic), cmp.Compare(p.ID, o.ID))
 }
 
 // String gives "topic/id", the partition's name in logs, metrics and

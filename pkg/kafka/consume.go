@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -334,12 +333,8 @@ func assignedParts(gen *kafkago.Generation) ([]ingest.Partition, map[ingest.Part
 			committed[p] = a.Offset
 		}
 	}
-	slices.SortFunc(parts, comparePartitions)
+	slices.SortFunc(parts, ingest.Partition.Compare)
 	return parts, committed
-}
-
-func comparePartitions(a, b ingest.Partition) int {
-	return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.ID, b.ID))
 }
 
 func partList(parts []ingest.Partition) string {

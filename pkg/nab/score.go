@@ -1,6 +1,7 @@
 package nab
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -69,22 +70,12 @@ func Score(c *Corpus, scores [][]float64) ([]Result, error) {
 	}
 	// Highest score first: lowering the threshold past each distinct score
 	// adds that score's rows as detections.
-	slices.SortFunc(rows, func(a, b scoredRow) int { return -cmpFloat(a.score, b.score) })
+	slices.SortFunc(rows, func(a, b scoredRow) int { return -cmp.Compare(a.score, b.score) })
 	out := make([]Result, 0, len(Profiles))
 	for _, p := range Profiles {
 		out = append(out, sweep(rows, windows, p))
 	}
 	return out, nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // scoredRows lists the rows after probation of every series, numbering

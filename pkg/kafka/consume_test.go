@@ -137,6 +137,13 @@ func fastGroup(addrs []string, group string) ConsumerOptions {
 // return.
 func consume(t *testing.T, opts ConsumerOptions, h Handler) (stop func()) {
 	t.Helper()
+	_, stop = startConsumer(t, opts, h)
+	return stop
+}
+
+// startConsumer is consume, giving the consumer too, for its counts.
+func startConsumer(t *testing.T, opts ConsumerOptions, h Handler) (*Consumer, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := NewConsumer(ctx, opts)
 	if err != nil {
@@ -144,7 +151,7 @@ func consume(t *testing.T, opts ConsumerOptions, h Handler) (stop func()) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx, h) }()
-	return func() {
+	return c, func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("consumer: %v", err)
@@ -282,14 +289,8 @@ func TestStalledReaderIsReplaced(t *testing.T) {
 	opts := fastGroup(addrs, "g")
 	opts.StallAfter = 500 * time.Millisecond
 	r := newRecorder()
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := NewConsumer(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, r) }()
-	defer func() { cancel(); <-done }()
+	c, stop := startConsumer(t, opts, r)
+	defer stop()
 	testwait.For(t, 20*time.Second, "a stalled reader replaced", func() bool { return c.Stalls() >= 1 })
 	if n := r.total(); n != 0 {
 		t.Fatalf("%d lines read while every fetch was swallowed", n)
@@ -375,14 +376,8 @@ func TestNewGroupStartsAtTheEndWhenTold(t *testing.T) {
 	opts := fastGroup(addrs, "late")
 	opts.Latest = true
 	r := newRecorder()
-	ctx, cancel := context.WithCancel(context.Background())
-	cons, err := NewConsumer(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cons.Run(ctx, r) }()
-	defer func() { cancel(); <-done }()
+	cons, stop := startConsumer(t, opts, r)
+	defer stop()
 	// A partition's lag is known once its reader found where to start.
 	testwait.For(t, 20*time.Second, "both partitions' readers placed", func() bool { return len(cons.Lag()) == 2 })
 	produce(t, addrs, "requests", 50, 10)

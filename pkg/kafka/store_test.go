@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
@@ -78,11 +77,13 @@ func TestStoreSurvivesASaveCutShort(t *testing.T) {
 	if err := s.Save(ctx, map[ingest.Partition]ingest.PartState{p0: {Offset: 7, Data: first}}, 0); err != nil {
 		t.Fatal(err)
 	}
-	// The next save's chunks, alone: they go to the other slot.
-	w := &kafkago.Writer{Addr: kafkago.TCP(c.ListenAddrs()...), Topic: "g.state", BatchTimeout: time.Millisecond, RequiredAcks: kafkago.RequireAll}
-	defer w.Close()
-	next := nextSlot(s.slots[p0], true, 0)
-	if err := w.WriteMessages(ctx, kafkago.Message{Key: []byte(chunkKey(p0, next, 0)), Value: []byte("half a save")}); err != nil {
+	// The next save's chunks, alone, as a crash before its manifest
+	// leaves them.
+	cut, err := s.prepare(map[ingest.Partition]ingest.PartState{p0: {Offset: 8, Data: incompressible(2*chunkSize, 4)}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.w.WriteMessages(ctx, cut.chunks...); err != nil {
 		t.Fatal(err)
 	}
 	states, bad, err := newTestStore(t, c.ListenAddrs()).Load(ctx, []ingest.Partition{p0})
@@ -95,7 +96,7 @@ func TestStoreSurvivesASaveCutShort(t *testing.T) {
 	if err := s.Save(ctx, map[ingest.Partition]ingest.PartState{p1: {Offset: 1, Data: []byte("fine")}}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.WriteMessages(ctx, kafkago.Message{Key: []byte(chunkKey(p0, s.slots[p0], 1)), Value: []byte("spoiled")}); err != nil {
+	if err := s.w.WriteMessages(ctx, kafkago.Message{Key: []byte(chunkKey(p0, s.slots[p0], 1)), Value: []byte("spoiled")}); err != nil {
 		t.Fatal(err)
 	}
 	states, bad, err = newTestStore(t, c.ListenAddrs()).Load(ctx, []ingest.Partition{p0, p1})

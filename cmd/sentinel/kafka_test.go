@@ -82,6 +82,23 @@ alerts:
 	return cfg, alerts
 }
 
+// instance is a sentinel run in a consumer group: the process, its admin
+// address, its alert file and its directory.
+type instance struct {
+	*daemon
+	addr, alerts, dir string
+}
+
+// startInstance starts sentinel run in group with a configuration of
+// its own (see kafkaConfig), and waits for its admin listener.
+func startInstance(t *testing.T, brokers, group string) *instance {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, alerts := kafkaConfig(t, dir, brokers, group)
+	d := startDaemon(t, dir, nil, "run", "--config", cfg)
+	return &instance{daemon: d, addr: adminAddr(t, d), alerts: alerts, dir: dir}
+}
+
 // linesRead sums sentinel_lines_read_total over the partitions.
 func linesRead(t testing.TB, addr string) float64 {
 	f := scrape(t, addr)["sentinel_lines_read_total"]
@@ -117,10 +134,8 @@ func TestKafkaLinesProducedByKcatRaiseTheAlert(t *testing.T) {
 	}
 	kcatProduce(t, kc, lines)
 
-	dir := t.TempDir()
-	cfg, alerts := kafkaConfig(t, dir, brokers, "sentinel")
-	d := startDaemon(t, dir, nil, "run", "--config", cfg)
-	addr := adminAddr(t, d)
+	in := startInstance(t, brokers, "sentinel")
+	d, addr, alerts, dir := in.daemon, in.addr, in.alerts, in.dir
 	eventually(t, 60*time.Second, "the leaked token's alert", func() bool {
 		data, _ := os.ReadFile(alerts)
 		return strings.Contains(string(data), fingerprintOf(leaked))
@@ -179,12 +194,8 @@ func TestKafkaTakeoverCarriesBaselinesAndLosesNothing(t *testing.T) {
 	}
 	kcatProduce(t, kc, learn)
 
-	dirA, dirB := t.TempDir(), t.TempDir()
-	cfgA, alertsA := kafkaConfig(t, dirA, brokers, "sentinel")
-	cfgB, alertsB := kafkaConfig(t, dirB, brokers, "sentinel")
-	a := startDaemon(t, dirA, nil, "run", "--config", cfgA)
-	b := startDaemon(t, dirB, nil, "run", "--config", cfgB)
-	addrA, addrB := adminAddr(t, a), adminAddr(t, b)
+	a, b := startInstance(t, brokers, "sentinel"), startInstance(t, brokers, "sentinel")
+	addrA, addrB, alertsA, alertsB := a.addr, b.addr, a.alerts, b.alerts
 	owned := func(addr string) int {
 		f := scrape(t, addr)["sentinel_kafka_lag_messages"]
 		if f == nil {
@@ -363,10 +374,8 @@ func TestKafkaBrokerRestartAndCutConnectionsUnderARunningConsumer(t *testing.T) 
 	slices.SortStableFunc(before, func(a, b trafficLine) int { return a.at.Compare(b.at) })
 	kcatProduce(t, kc, before[:half])
 
-	dir := t.TempDir()
-	cfg, alerts := kafkaConfig(t, dir, brokers, "sentinel")
-	d := startDaemon(t, dir, nil, "run", "--config", cfg)
-	addr := adminAddr(t, d)
+	in := startInstance(t, brokers, "sentinel")
+	d, addr, alerts := in.daemon, in.addr, in.alerts
 	eventually(t, 30*time.Second, "the first half read", func() bool { return linesRead(t, addr) == float64(half) })
 
 	kc.Restart(t)
@@ -483,21 +492,12 @@ func TestKafkaTakeoverMatchesOneInstance(t *testing.T) {
 	}
 	half := len(lines) / 2
 	t.Logf("%d lines", len(lines))
-	produce := func(part []trafficLine) {
-		recs := make([]kafkatest.KV, len(part))
-		for i, l := range part {
-			recs[i] = kafkatest.KV{Key: tokenOf(l.text), Value: strings.TrimSuffix(l.text, "\n")}
-		}
-		kc.Produce(t, "requests", recs)
-	}
-	produce(lines[:half])
+	// The lines carry no time here: kcatProduce's stable sort keeps the
+	// generator's order.
+	kcatProduce(t, kc, lines[:half])
 
-	dirA, dirB := t.TempDir(), t.TempDir()
-	cfgA, alertsA := kafkaConfig(t, dirA, brokers, "pair")
-	cfgB, alertsB := kafkaConfig(t, dirB, brokers, "pair")
-	a := startDaemon(t, dirA, nil, "run", "--config", cfgA)
-	b := startDaemon(t, dirB, nil, "run", "--config", cfgB)
-	addrA, addrB := adminAddr(t, a), adminAddr(t, b)
+	a, b := startInstance(t, brokers, "pair"), startInstance(t, brokers, "pair")
+	addrA, addrB, alertsA, alertsB := a.addr, b.addr, a.alerts, b.alerts
 	eventually(t, 120*time.Second, "the first half read by the pair", func() bool {
 		n := linesRead(t, addrA) + linesRead(t, addrB)
 		if n > float64(half) {
@@ -508,7 +508,7 @@ func TestKafkaTakeoverMatchesOneInstance(t *testing.T) {
 	readByA := linesRead(t, addrA)
 	a.cmd.Process.Signal(os.Interrupt)
 	a.cmd.Wait()
-	produce(lines[half:])
+	kcatProduce(t, kc, lines[half:])
 	eventually(t, 120*time.Second, "the second half read by the one left", func() bool {
 		return readByA+linesRead(t, addrB) >= float64(len(lines))
 	})
@@ -516,10 +516,8 @@ func TestKafkaTakeoverMatchesOneInstance(t *testing.T) {
 	b.cmd.Process.Signal(os.Interrupt)
 	b.cmd.Wait()
 
-	dirC := t.TempDir()
-	cfgC, alertsC := kafkaConfig(t, dirC, brokers, "alone")
-	c := startDaemon(t, dirC, nil, "run", "--config", cfgC)
-	addrC := adminAddr(t, c)
+	c := startInstance(t, brokers, "alone")
+	addrC, alertsC := c.addr, c.alerts
 	eventually(t, 120*time.Second, "every line read by the one alone", func() bool { return linesRead(t, addrC) == float64(len(lines)) })
 	c.cmd.Process.Signal(os.Interrupt)
 	c.cmd.Wait()

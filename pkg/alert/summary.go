@@ -63,6 +63,9 @@ func Summarize(a *Alert) string {
 	if a.Entity == EntityPopulation {
 		return floodSummary(a)
 	}
+	if a.Feature == FeatureNewNetworkAndClient {
+		return noveltySummary(a)
+	}
 	f := parseFeature(a)
 	var b strings.Builder
 	b.WriteString(subject(a))
@@ -479,6 +482,33 @@ func capitalize(s string) string {
 // that set the window apart, such as "Token 3f9a1c0b2e4d (…a7b1) had a
 // minute unlike its usual from 203.0.113.9: new client share 1 (typically
 // 0), new network share 1 (typically 0); score 0.74 above 0.69."
+// FeatureNewNetworkAndClient is the feature of a "novelty" alert: the
+// share of a window's requests from a network and with a client new to
+// the token.
+const FeatureNewNetworkAndClient = "new_network_and_client"
+
+// noveltySummary says where a token was used from, which is the whole
+// signal: the volume was ordinary.
+func noveltySummary(a *Alert) string {
+	var b strings.Builder
+	b.WriteString(subject(a))
+	b.WriteString(" was used from a network and with a client it has never used")
+	b.WriteString(origin(a, feature{}))
+	fmt.Fprintf(&b, " (%s of its requests in ", percent(a.Observed))
+	if w := a.WindowEnd.Sub(a.WindowStart); w == time.Minute {
+		b.WriteString("one minute")
+	} else {
+		b.WriteString(length(w))
+	}
+	b.WriteString(").")
+	return b.String()
+}
+
+// percent writes a share as a whole percentage.
+func percent(share float64) string {
+	return strconv.Itoa(int(math.Round(100*share))) + "%"
+}
+
 func isolationSummary(a *Alert) string {
 	var b strings.Builder
 	b.WriteString(subject(a))

@@ -27,6 +27,20 @@ func TestIsolationSummary(t *testing.T) {
 	}
 }
 
+func TestNoveltySummary(t *testing.T) {
+	start := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	a := &Alert{
+		Entity: EntityToken, Key: "3f9a1c0b2e4d", TokenHint: "a7b1", Detector: "novelty",
+		Feature: FeatureNewNetworkAndClient, Observed: 0.75, Score: 1.5,
+		WindowStart: start, WindowEnd: start.Add(time.Minute), TopIPs: []string{"203.0.113.9", "192.0.2.1"},
+	}
+	want := "Token 3f9a1c0b2e4d (…a7b1) was used from a network and with a client it has never used " +
+		"from 203.0.113.9 and 1 other address (75% of its requests in one minute)."
+	if got := Summarize(a); got != want {
+		t.Errorf("summary\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestFloodSummary(t *testing.T) {
 	start := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
 	a := &Alert{

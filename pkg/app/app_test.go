@@ -38,6 +38,27 @@ func TestDetectOptionsKeepDefaultsForUnsetFields(t *testing.T) {
 	}
 }
 
+func TestNoveltySettingsReachTheDetector(t *testing.T) {
+	c, err := config.Parse([]byte("detect:\n  novelty:\n    enabled: false\n    after: 72h\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := detectOptions(c.Detect).Novelty; !got.Off || got.After != 72*time.Hour {
+		t.Fatalf("novelty options %+v, want off after 72h", got)
+	}
+	c, err = config.Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := detectOptions(c.Detect).Novelty; got.Off {
+		t.Fatal("the novelty detector is off by default")
+	}
+	if _, err := config.Parse([]byte("detect:\n  novelty:\n    after: -1h\n")); err == nil ||
+		!strings.Contains(err.Error(), "detect.novelty.after") {
+		t.Fatalf("a negative novelty.after: %v, want an error naming the field", err)
+	}
+}
+
 func TestSourcesFromArgsOrConfig(t *testing.T) {
 	c, err := config.Parse([]byte("sources:\n  - path: /var/log/a.log\n    format: caddy\n"))
 	if err != nil {

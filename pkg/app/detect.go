@@ -22,6 +22,8 @@ func detectOptions(c config.Detect) detect.Options {
 	setIf(&o.Horizon, c.Horizon)
 	setIf(&o.HorizonMinAbs[features.Token], c.HorizonMinMessages)
 	setIf(&o.DormantAfter, c.DormantAfter)
+	o.Novelty.Off = !c.Novelty.On()
+	setIf(&o.Novelty.After, c.Novelty.After)
 	return o
 }
 

@@ -102,7 +102,22 @@ type Detect struct {
 	// IForest configures the isolation forest, which judges each closed
 	// token window by all its features together.
 	IForest IForest `yaml:"iforest"`
+	// Novelty configures the detector of tokens used from a network and
+	// with a client they have never used.
+	Novelty Novelty `yaml:"novelty"`
 }
+
+// Novelty configures the "novelty" detector.
+type Novelty struct {
+	// Enabled turns the detector on; default true.
+	Enabled *bool `yaml:"enabled"`
+	// After is how long a token must have been known before its networks
+	// and clients are judged; 0 takes the default, 24h.
+	After time.Duration `yaml:"after"`
+}
+
+// On reports whether the novelty detector runs.
+func (n Novelty) On() bool { return n.Enabled == nil || *n.Enabled }
 
 // IForest configures the isolation-forest detector.
 type IForest struct {

@@ -174,6 +174,7 @@ func (c *Config) validateDetect() error {
 		"detect.warmup": d.Warmup, "detect.cooldown": d.Cooldown,
 		"detect.half_life": d.HalfLife, "detect.idle_ttl": d.IdleTTL,
 		"detect.slow_window": d.Horizon, "detect.dormant_after": d.DormantAfter,
+		"detect.novelty.after": d.Novelty.After,
 	}
 	for _, name := range sortedKeys(durations) {
 		if durations[name] < 0 {

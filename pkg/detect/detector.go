@@ -414,6 +414,7 @@ type closing struct {
 	k         int64
 	anomalous uint32
 	found     [2]int // its per-feature findings in CloseAll's list
+	novel     bool   // the novelty detector reported it
 	forest    forestJob
 }
 
@@ -475,6 +476,10 @@ func (d *Detector) judge(c *closing, found []Finding) []Finding {
 	d.trackEpisode(c.e, w, c.anomalous)
 	c.found[0] = len(found)
 	found = append(found, d.judgeClosed(c.e, w, c.anomalous)...)
+	if fd := d.judgeNovelty(c); fd != nil {
+		c.novel = true
+		found = append(found, *fd)
+	}
 	c.found[1] = len(found)
 	d.forestVector(c)
 	return found

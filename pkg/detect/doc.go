@@ -208,6 +208,19 @@
 // of the model in use, and swapped in (retrain.go), all at event times so
 // that replays retrain as live runs did.
 //
+// # New networks and clients
+//
+// The "novelty" detector (novelty.go) reads the same profile: a closed
+// window of a token known for Novelty.After (24h), whose profile holds
+// an established network and client, is anomalous when at least
+// Novelty.Share (half) of its requests came from a network and with a
+// client the token does not know, the lesser of the two shares standing
+// for the share new in both. Either alone is a move or an upgrade. It
+// stands aside for windows a per-feature detector found anomalous or
+// that belong to an incident that alerted, and the forest does not score
+// a window it reported. The newcomers are learned like any other, so a
+// lasting change alerts once per Cooldown until established.
+//
 // # Limits
 //
 // Windows must come to Close in order of their end, as Advance gives

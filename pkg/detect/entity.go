@@ -63,10 +63,11 @@ type entity struct {
 	thrReady bool
 
 	ep [numDetectors]*EpisodeState
-	// fep is the isolation forest's alert state, nil when idle; prof the
-	// token's networks, clients and hours, nil for an address.
-	fep  *EpisodeState
-	prof *profile
+	// fep is the isolation forest's alert state, nep the novelty
+	// detector's, nil when idle; prof the token's networks, clients and
+	// hours, nil for an address.
+	fep, nep *EpisodeState
+	prof     *profile
 }
 
 // EpisodeState is an entity's alert state for one detector: the cooldown

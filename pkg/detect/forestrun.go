@@ -147,7 +147,7 @@ func (d *Detector) forestVector(c *closing) {
 	j := &c.forest
 	*j = forestJob{learnable: c.anomalous == 0 && !d.inEpisode(e)}
 	if !f.active() || w.Kind != features.Token || e.thrDet != detEWMA || e.active < forestWarmWindows ||
-		w.V[features.Requests] < f.opts.MinRequests || !j.learnable {
+		w.V[features.Requests] < f.opts.MinRequests || !j.learnable || c.novel {
 		// A window already reported, or part of an incident that was,
 		// would give a second alert that says nothing new.
 		return
@@ -256,7 +256,7 @@ func (d *Detector) inEpisode(e *entity) bool {
 // unless a per-feature detector found it anomalous: a bulk download from
 // a new address must not make the address the token's own.
 func (d *Detector) learnProfile(e *entity, w *features.Window, learnable bool) {
-	if w.Kind != features.Token || !learnable || !d.forest.active() {
+	if w.Kind != features.Token || !learnable || !d.profiles() {
 		return
 	}
 	if e.prof == nil {

@@ -182,10 +182,19 @@ func fp(name string) string { return fmt.Sprintf("%012s", name) }
 
 // only returns the findings about key.
 func only(fs []Finding, key string) []Finding {
+	return filter(fs, func(f *Finding) bool { return f.Key == key })
+}
+
+// byDetector returns the findings of one detector.
+func byDetector(fs []Finding, name string) []Finding {
+	return filter(fs, func(f *Finding) bool { return f.Detector == name })
+}
+
+func filter(fs []Finding, keep func(*Finding) bool) []Finding {
 	var out []Finding
-	for _, f := range fs {
-		if f.Key == key {
-			out = append(out, f)
+	for i := range fs {
+		if keep(&fs[i]) {
+			out = append(out, fs[i])
 		}
 	}
 	return out

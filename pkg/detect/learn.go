@@ -124,6 +124,9 @@ func (d *Detector) dropIdleEpisodes(e *entity, at int64) {
 	if e.fep != nil && !e.fep.inCooldown(at, d.cooldown) {
 		e.fep = nil
 	}
+	if e.nep != nil && !e.nep.inCooldown(at, d.cooldown) {
+		e.nep = nil
+	}
 }
 
 // learn folds the closed window w, preceded by k empty windows, into e's

@@ -118,6 +118,9 @@ type Options struct {
 	// Forest configures the isolation-forest detector; its zero value
 	// scores nothing and collects nothing.
 	Forest ForestOptions
+	// Novelty configures the detector of tokens used from a new network
+	// with a new client; its zero value takes the defaults.
+	Novelty NoveltyOptions
 
 	// tail is the normal tail probability beyond Z, used as the tail of
 	// the Poisson quantiles.
@@ -213,6 +216,7 @@ func (o Options) withDefaults() Options {
 	setF(&o.FloodMin, d.FloodMin)
 	setF(&o.FloodRatio, d.FloodRatio)
 	setInt(&o.TopPeers, d.TopPeers)
+	o.Novelty = o.Novelty.withDefaults()
 	o.tail = math.Erfc(o.Z/math.Sqrt2) / 2
 	return o
 }

@@ -85,9 +85,12 @@ func known(s []sighting, h uint64) bool {
 // see counts one window's sighting of h at minute now. When the set is
 // full the sighting seen least recently gives way, the first on ties, so
 // what is kept depends on nothing but the order of windows.
-func see(s []sighting, h uint64, now uint32) {
+func see(s []sighting, h uint64, now uint32) { seeAs(s, h, now, 1) }
+
+// seeAs counts n windows' sightings of h at minute now.
+func seeAs(s []sighting, h uint64, now uint32, n uint16) {
 	if i := find(s, h); i >= 0 {
-		s[i].Windows = min(s[i].Windows+1, knownAfter)
+		s[i].Windows = min(s[i].Windows+n, knownAfter)
 		s[i].Last = now
 		return
 	}
@@ -101,7 +104,7 @@ func see(s []sighting, h uint64, now uint32) {
 			j = i
 		}
 	}
-	s[j] = sighting{H: h, Windows: 1, Last: now}
+	s[j] = sighting{H: h, Windows: min(n, knownAfter), Last: now}
 }
 
 // newShares returns the shares of w's requests from networks and from

@@ -36,7 +36,7 @@ type EntityState struct {
 	Page, Acc, AccPeak, AccRun float32
 	Woke                       int64
 	// The alert state of each detector, nil when idle.
-	EWMA, Population, Forest *EpisodeState
+	EWMA, Population, Forest, Novelty *EpisodeState
 	// Profile is a token's networks, clients and busy hours.
 	Profile *profile
 }
@@ -67,6 +67,7 @@ func (e *entity) state() EntityState {
 		EWMA:       copyEpisode(e.ep[detEWMA]),
 		Population: copyEpisode(e.ep[detPopulation]),
 		Forest:     copyEpisode(e.fep),
+		Novelty:    copyEpisode(e.nep),
 	}
 	if e.prof != nil {
 		p := *e.prof
@@ -118,6 +119,7 @@ func restoreEntity(s *EntityState) *entity {
 	e.ep[detEWMA] = copyEpisode(s.EWMA)
 	e.ep[detPopulation] = copyEpisode(s.Population)
 	e.fep = copyEpisode(s.Forest)
+	e.nep = copyEpisode(s.Novelty)
 	if s.Profile != nil {
 		p := *s.Profile
 		e.prof = &p

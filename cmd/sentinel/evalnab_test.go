@@ -14,7 +14,7 @@ func TestEvalNabSaysWhatItNeeds(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q: want a usage error naming the flags", code, stderr)
 	}
 	_, stderr, code = sentinel(t, "", "eval", "nab", "--data", t.TempDir(), "--out", t.TempDir(), "--detectors", "nope")
-	if code != 2 || !strings.Contains(stderr, `unknown detector "nope" (known: sentinel_ewma, windowed_gaussian)`) {
+	if code != 2 || !strings.Contains(stderr, `unknown detector "nope" (known: sentinel_ewma, sentinel_likelihood, windowed_gaussian)`) {
 		t.Fatalf("exit %d, stderr %q: want a usage error listing the detectors", code, stderr)
 	}
 }

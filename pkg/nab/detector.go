@@ -26,8 +26,9 @@ type Stream interface {
 
 // Detectors are the detectors `sentinel eval nab` knows, by name.
 var Detectors = map[string]Detector{
-	"windowed_gaussian": DefaultWindowedGaussian(),
-	"sentinel_ewma":     DefaultSentinelEWMA(),
+	"windowed_gaussian":   DefaultWindowedGaussian(),
+	"sentinel_ewma":       DefaultSentinelEWMA(),
+	"sentinel_likelihood": DefaultSentinelLikelihood(),
 }
 
 // DetectorNames lists the known detectors, sorted.

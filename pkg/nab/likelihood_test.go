@@ -1,0 +1,159 @@
+package nab
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/sentinel-project/sentinel/internal/testshared"
+)
+
+// series is a noisy daily-ish wave with a level shift and a spike, long
+// enough for every view to be past learning.
+func shiftSpikeWave(seed uint64, n int) []float64 {
+	r := rand.New(rand.NewPCG(seed, 7))
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = 50 + 20*math.Sin(2*math.Pi*float64(i)/288) + 3*r.NormFloat64()
+		if i >= n*3/4 {
+			v[i] += 15
+		}
+	}
+	v[n/2] = 400
+	return v
+}
+
+func streamAll(d Detector, v []float64) []float64 {
+	st := d.New()
+	t0 := time.Date(2014, 1, 1, 0, 0, 0, 0, time.UTC)
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = st.Score(t0.Add(time.Duration(i)*5*time.Minute), x)
+	}
+	return out
+}
+
+// Causality: the score of row t uses only rows up to t, so changing every
+// row after t leaves the scores up to t exactly as they were.
+func TestSentinelLikelihoodIsCausal(t *testing.T) {
+	d := DefaultSentinelLikelihood()
+	a := shiftSpikeWave(1, 4000)
+	want := streamAll(d, a)
+	for _, cut := range []int{0, 151, 1999, 2000, 3000, 3998} {
+		b := append([]float64(nil), a[:cut+1]...)
+		b = append(b, shiftSpikeWave(uint64(cut)+9, 4000)[cut+1:]...)
+		for i := range b[cut+1:] {
+			b[cut+1+i] *= -3 // far outside anything seen, to disturb every view
+		}
+		got := streamAll(d, b)
+		for i := 0; i <= cut; i++ {
+			if got[i] != want[i] {
+				t.Fatalf("rows after %d changed: row %d scored %v, was %v", cut, i, got[i], want[i])
+			}
+		}
+	}
+}
+
+// Determinism: two streams over the same rows score them identically,
+// and every score is in [0,1].
+func TestSentinelLikelihoodIsDeterministic(t *testing.T) {
+	d := DefaultSentinelLikelihood()
+	v := shiftSpikeWave(2, 3000)
+	a, b := streamAll(d, v), streamAll(d, v)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("row %d scored %v then %v", i, a[i], b[i])
+		}
+		if !(a[i] >= 0 && a[i] <= 1) {
+			t.Fatalf("row %d scored %v, outside [0,1]", i, a[i])
+		}
+	}
+}
+
+// The spike is a detection (the top score, beyond the range seen), and
+// the rows right after it are silenced below every undamped score.
+func TestSentinelLikelihoodDetectsAndSuppresses(t *testing.T) {
+	d := DefaultSentinelLikelihood()
+	v := shiftSpikeWave(3, 4000)
+	s := streamAll(d, v)
+	spike := len(v) / 2
+	if s[spike] != 1 {
+		t.Errorf("spike scored %v, want 1", s[spike])
+	}
+	for i := spike + 1; i <= spike+d.Suppress; i++ {
+		if s[i] > d.SuppressFactor {
+			t.Fatalf("row %d, %d after the detection, scored %v, want at most %v", i, i-spike, s[i], d.SuppressFactor)
+		}
+	}
+}
+
+// TestSentinelLikelihoodOnCorpus holds the detector's NAB scores at what
+// was measured (71.1 / 65.0 / 75.0), less a margin of 0.5.
+func TestSentinelLikelihoodOnCorpus(t *testing.T) {
+	dir := testshared.Dir(t, "data/nab")
+	c, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores, err := Run(c, DefaultSentinelLikelihood())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Score(c, scores)
+	if err != nil {
+		t.Fatal(err)
+	}
+	floor := map[string]float64{"standard": 70.6, "reward_low_FP_rate": 64.5, "reward_low_FN_rate": 74.5}
+	for _, r := range res {
+		t.Logf("%s: %.2f at threshold %v (%d detected, %d missed, %d false positives)", r.Profile.Name, r.Normalized, r.Threshold, r.Detected, r.Missed, r.FalsePositives)
+		if r.Normalized < floor[r.Profile.Name] {
+			t.Errorf("%s: %.2f, want at least %.1f", r.Profile.Name, r.Normalized, floor[r.Profile.Name])
+		}
+	}
+}
+
+// TestSentinelLikelihoodAblation logs the corpus scores of the detector
+// with each piece taken out or swapped, all in one run, for the table in
+// docs/detection.md. It takes a few seconds, so it runs only when
+// SENTINEL_NAB_ABLATION is set.
+func TestSentinelLikelihoodAblation(t *testing.T) {
+	if os.Getenv("SENTINEL_NAB_ABLATION") == "" {
+		t.Skip("skipped: set SENTINEL_NAB_ABLATION=1 to run the ablation")
+	}
+	c, err := Load(testshared.Dir(t, "data/nab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := DefaultSentinelLikelihood()
+	type variant struct {
+		name string
+		d    SentinelLikelihood
+	}
+	vs := []variant{{"all (default)", b}}
+	add := func(name string, change func(*SentinelLikelihood)) {
+		d := b
+		change(&d)
+		vs = append(vs, variant{name, d})
+	}
+	add("without context view", func(d *SentinelLikelihood) { d.Context = false })
+	add("without entropy view", func(d *SentinelLikelihood) { d.Entropy = false })
+	add("without spatial view", func(d *SentinelLikelihood) { d.Spatial = false })
+	add("without suppression", func(d *SentinelLikelihood) { d.Suppress = 0 })
+	add("max of surprises, not sum", func(d *SentinelLikelihood) { d.Sum = false })
+	add("with error view", func(d *SentinelLikelihood) { d.Error = true })
+	add("likelihood without averaging (Short 1)", func(d *SentinelLikelihood) { d.Likelihood.Short = 1 })
+	add("spatial and suppression only", func(d *SentinelLikelihood) { d.Context, d.Entropy = false, false })
+	for _, v := range vs {
+		scores, err := Run(c, v.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Score(c, scores)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("| %s | %.1f | %.1f | %.1f | %d | %d |", v.name, res[0].Normalized, res[1].Normalized, res[2].Normalized, res[0].Detected, res[0].FalsePositives)
+	}
+}

@@ -70,6 +70,7 @@ type Detector struct {
 	ents   [features.NumKinds]map[string]*entity
 	pop    [features.NumKinds]PopulationState
 	popVer uint32
+	surge  [features.NumKinds]SurgeState
 	// fleet, when set for a kind, replaces pop in judging new entities:
 	// the population of every partition of a fleet of instances.
 	fleet     [features.NumKinds]*PopulationSummary
@@ -297,8 +298,15 @@ func (d *Detector) floorThresholds(e *entity) {
 
 func (d *Detector) prepareEWMA(e *entity, r *rates, k int64) {
 	page := float64(e.page) * pow(r.peakDecay, k)
+	lift := 1.0
+	if !d.opts.SurgeOff {
+		lift = d.surge[e.kind].factor()
+	}
 	for f := range e.stats {
 		m, v, peak := e.stats[f].expected(r, e.n, k)
+		if surges[f] {
+			m, v, peak = m*lift, v*lift*lift, peak*lift
+		}
 		u, recent := unit[f], 0.0
 		if f == int(features.Messages) {
 			u = page
@@ -309,7 +317,14 @@ func (d *Detector) prepareEWMA(e *entity, r *rates, k int64) {
 		thr := d.opts.threshold(m, v, peak, d.opts.MinAbs[e.kind][f], u, recent)
 		e.thr[f], e.exp[f] = float32(thr), float32(m)
 	}
-	d.prepareHorizon(e, r, k, page)
+	d.prepareHorizon(e, r, k, page, lift)
+}
+
+// surges marks the features a platform-wide surge lifts: volumes. The
+// distinct peers of a token, or the 401s of an address, do not grow
+// because everyone is busier.
+var surges = [features.NumFeatures]bool{
+	features.Messages: true, features.Requests: true, features.Bytes: true,
 }
 
 // prepareHorizon sets the threshold of the horizon sum of a ready
@@ -317,15 +332,15 @@ func (d *Detector) prepareEWMA(e *entity, r *rates, k int64) {
 // the feature it sums: a geometric sum keeping g per window has mean
 // m/(1-g) and, for independent windows, variance v/(1-g²); its own peak
 // covers what the daily rhythm adds to that.
-func (d *Detector) prepareHorizon(e *entity, r *rates, k int64, page float64) {
+func (d *Detector) prepareHorizon(e *entity, r *rates, k int64, page, lift float64) {
 	f, u := features.Messages, page
 	if e.kind == features.IP {
-		f, u = features.Unauthorized, 1
+		f, u, lift = features.Unauthorized, 1, 1
 	}
 	m, v, _ := e.stats[f].expected(r, e.n, k)
 	g := r.accKeep
-	mA, vA := m/(1-g), v/(1-g*g)
-	peak := float64(e.accPeak) * pow(r.peakDecay, k)
+	mA, vA := lift*m/(1-g), lift*lift*v/(1-g*g)
+	peak := lift * float64(e.accPeak) * pow(r.peakDecay, k)
 	if e.woke != 0 && e.thrFor-e.woke < int64(d.opts.Horizon) {
 		// Peaks from before days of silence say nothing of the token
 		// waking: a leaked credential used by someone else.
@@ -469,6 +484,7 @@ func (d *Detector) judge(c *closing, found []Finding) []Finding {
 	c.e, c.r = d.entityFor(w), d.ratesFor(w)
 	d.countNew(c.e, w)
 	d.foldPopulation(w.End.UnixNano())
+	d.foldSurge(w.End.UnixNano())
 	d.prepare(c.e, w, c.r)
 	c.k = idleWindows(c.e, w.Start.UnixNano(), c.r)
 	d.settle(c.e, c.k, w.Start.UnixNano())

@@ -208,6 +208,20 @@
 // of the model in use, and swapped in (retrain.go), all at event times so
 // that replays retrain as live runs did.
 //
+// # Surges
+//
+// A surge of the whole platform lifts every expectation (surge.go): per
+// kind, the median over ready entities' windows ending together of
+// log((1+requests)/(1+usual requests in a busy window)), among entities
+// usually making surgeMinUsual (2) requests a busy window, is followed
+// by an EWMA over window ends (Fast, weight 0.2) and compared with its
+// own slow mean for the same UTC hour of day (about three days). The
+// lift, clamped to [0, log 3], multiplies the mean, peak and (squared)
+// variance of the volume features and the horizon sum in prepareEWMA. A
+// median needs half the entities to move; a cap of three keeps a theft
+// of every key at once, or a tenfold surge, visible. SurgeOff turns it
+// off.
+//
 // # New networks and clients
 //
 // The "novelty" detector (novelty.go) reads the same profile: a closed

@@ -135,6 +135,7 @@ func (d *Detector) dropIdleEpisodes(e *entity, at int64) {
 // legitimate new level is learned within a few windows through the peak
 // term (each anomalous window raises the next threshold by PeakRatio).
 func (d *Detector) learn(e *entity, w *features.Window, r *rates, k int64) {
+	d.gatherSurge(e, w, float64(e.stats[features.Requests].Mean))
 	var x features.Vector
 	for f := range x {
 		x[f] = min(w.V[f], float64(e.thr[f]))

@@ -118,6 +118,11 @@ type Options struct {
 	// Forest configures the isolation-forest detector; its zero value
 	// scores nothing and collects nothing.
 	Forest ForestOptions
+	// SurgeOff stops a platform-wide surge from lifting every entity's
+	// expectations (surge.go): each is then judged against its own
+	// baseline alone.
+	SurgeOff bool
+
 	// Novelty configures the detector of tokens used from a new network
 	// with a new client; its zero value takes the defaults.
 	Novelty NoveltyOptions

@@ -22,6 +22,8 @@ type DetState struct {
 	Forest *ForestState
 	// Flood is the flood detector's baseline and alert state per kind.
 	Flood [features.NumKinds]FloodState
+	// Surge is, per kind, how busy all entities are against their usual.
+	Surge [features.NumKinds]SurgeState
 }
 
 // EntityState is one entity's state in a DetState.
@@ -43,7 +45,7 @@ type EntityState struct {
 
 // Snapshot returns a copy of the detector's state.
 func (d *Detector) Snapshot() DetState {
-	s := DetState{Population: d.pop, PopVersion: d.popVer, LastSweep: d.lastSweep, Flood: d.flood.st}
+	s := DetState{Population: d.pop, PopVersion: d.popVer, LastSweep: d.lastSweep, Flood: d.flood.st, Surge: cloneSurge(d.surge)}
 	s.Forest = d.forest.state()
 	for k := range d.ents {
 		for _, e := range d.ents[k] {
@@ -106,6 +108,7 @@ func (d *Detector) Restore(s DetState) error {
 	}
 	d.pop, d.popVer, d.lastSweep = s.Population, s.PopVersion, s.LastSweep
 	d.flood.st = s.Flood
+	d.surge = cloneSurge(s.Surge)
 	d.watchResolving()
 	return nil
 }

@@ -71,9 +71,12 @@ type RejectState struct {
 }
 
 // Snapshot returns the per-source state for a checkpoint.
-func (w *RejectWatch) Snapshot() map[string]RejectState {
-	out := make(map[string]RejectState, len(w.sources))
-	for k, s := range w.sources {
+func (w *RejectWatch) Snapshot() map[string]RejectState { return snapshotOf(w.sources) }
+
+// snapshotOf copies a map of states for a checkpoint.
+func snapshotOf[S any](m map[string]*S) map[string]S {
+	out := make(map[string]S, len(m))
+	for k, s := range m {
 		out[k] = *s
 	}
 	return out

@@ -81,6 +81,9 @@ type Alert struct {
 	// IsolatedBy lists, for an "iforest" alert, the features that made
 	// the window stand out, most telling first.
 	IsolatedBy []Isolation `json:"isolated_by,omitempty"`
+	// Contract says, for a "contract" alert, what breached the token's
+	// declared contract.
+	Contract *Breach `json:"contract,omitempty"`
 	// Summary is one sentence for a person; see Summarize.
 	Summary string `json:"summary"`
 	// Status is StatusFiring or StatusResolved; an alert made without

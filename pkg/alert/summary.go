@@ -66,6 +66,9 @@ func Summarize(a *Alert) string {
 	if a.Feature == FeatureNewNetworkAndClient {
 		return noveltySummary(a)
 	}
+	if a.Contract != nil {
+		return contractSummary(a)
+	}
 	f := parseFeature(a)
 	var b strings.Builder
 	b.WriteString(subject(a))

@@ -19,9 +19,12 @@ type Allow struct {
 
 // Prefixes returns Addresses as prefixes; a single address is a /32 or
 // /128. Validate has checked them.
-func (a Allow) Prefixes() []netip.Prefix {
-	out := make([]netip.Prefix, 0, len(a.Addresses))
-	for _, s := range a.Addresses {
+func (a Allow) Prefixes() []netip.Prefix { return prefixes(a.Addresses) }
+
+// prefixes parses addresses and CIDR ranges that Validate has checked.
+func prefixes(ss []string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ss))
+	for _, s := range ss {
 		if p, err := ingest.ParsePrefix(s); err == nil {
 			out = append(out, p)
 		}

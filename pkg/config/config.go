@@ -48,6 +48,9 @@ type Config struct {
 	Evidence Evidence `yaml:"evidence"`
 	// Ship is where `sentinel ship` sends the requests it reads.
 	Ship Ship `yaml:"ship"`
+	// Contracts are tokens' declared usage, by token fingerprint; see
+	// contracts.go.
+	Contracts map[string]Contract `yaml:"contracts"`
 
 	sum string // SHA256's value, empty for the defaults
 	// lines maps a field path to the line of its key, for messages.

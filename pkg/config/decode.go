@@ -303,11 +303,11 @@ func joinPath(path, key string) string {
 	return path + "." + key
 }
 
-// shownPath is joinPath for messages: a labels key may be a raw token
-// pasted by mistake, so long ones are not printed.
+// shownPath is joinPath for messages: a labels or contracts key may be
+// a raw token pasted by mistake, so long ones are not printed.
 func shownPath(path, key string) string {
-	if path == "labels" && !showLabelKey(key) {
-		return "labels.<key ending …" + key[len(key)-4:] + ">"
+	if (path == "labels" || path == "contracts") && !showLabelKey(key) {
+		return path + ".<key ending …" + key[len(key)-4:] + ">"
 	}
 	return joinPath(path, key)
 }

@@ -9,7 +9,7 @@ import (
 // re-reads its configuration (SIGHUP). Everything else shapes the
 // learned state or the open sources, and takes a restart.
 var Reloadable = []string{
-	"alerts", "labels", "allow",
+	"alerts", "labels", "allow", "contracts",
 	"detect.z", "detect.ratio", "detect.peak_ratio", "detect.population_z",
 	"detect.min_messages", "detect.slow_min_messages", "detect.cooldown",
 	"detect.iforest.threshold",

@@ -70,6 +70,7 @@ func (c *Config) Validate() error {
 		c.validateAllow(),
 		c.validateEvidence(),
 		c.validateShip(),
+		c.validateContracts(),
 	})
 }
 

@@ -1,0 +1,100 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/sentinel-project/sentinel/pkg/ingest"
+)
+
+// Contract is what a token's owner declares the token is for; see
+// docs/detection.md. A clause left out is not declared: it allows
+// anything.
+type Contract struct {
+	// MessagesPerHour and MessagesPerDay are the most messages the token
+	// may pull in one calendar hour or day, UTC. 0 declares a token that
+	// pulls none; nil declares no limit.
+	MessagesPerHour *float64 `yaml:"messages_per_hour"`
+	MessagesPerDay  *float64 `yaml:"messages_per_day"`
+	// Networks are addresses or CIDR ranges, IPv4 or IPv6.
+	Networks []string `yaml:"networks"`
+	// Clients are user-agent patterns: * matches any run of characters,
+	// case is ignored.
+	Clients []string `yaml:"clients"`
+	// Endpoints are the requests the token may make.
+	Endpoints []Endpoint `yaml:"endpoints"`
+}
+
+// Endpoint is a method (empty or * for any) and a path pattern, in
+// which * matches any run of characters, slashes included.
+type Endpoint struct {
+	Method string `yaml:"method"`
+	Path   string `yaml:"path"`
+}
+
+// Prefixes returns Networks as prefixes; Validate has checked them.
+func (k Contract) Prefixes() []netip.Prefix { return prefixes(k.Networks) }
+
+var methodRE = regexp.MustCompile(`^([A-Za-z]+|\*)?$`)
+
+func (c *Config) validateContracts() error {
+	var errs []error
+	for _, key := range sortedKeys(c.Contracts) {
+		k := c.Contracts[key]
+		field := func(sub string) string { return shownPath("contracts", key) + sub }
+		fail := func(sub, format string, args ...any) {
+			errs = append(errs, &FieldError{Field: field(sub), Line: c.lineOf(joinPath("contracts", key) + sub),
+				Msg: fmt.Sprintf(format, args...)})
+		}
+		if !fingerprintRE.MatchString(key) {
+			msg := "is not a token fingerprint (12 lowercase hex characters, see sentinel fingerprint)"
+			if !showLabelKey(key) {
+				msg += rawTokenHint(key, "key")
+			}
+			fail("", "%s", msg)
+		}
+		if k.MessagesPerHour == nil && k.MessagesPerDay == nil && len(k.Networks)+len(k.Clients)+len(k.Endpoints) == 0 {
+			fail("", "declares nothing: give at least one of messages_per_hour, messages_per_day, networks, clients, endpoints")
+		}
+		for i, v := range []*float64{k.MessagesPerHour, k.MessagesPerDay} {
+			if v != nil && (*v < 0 || math.IsNaN(*v) || math.IsInf(*v, 0)) {
+				fail([]string{".messages_per_hour", ".messages_per_day"}[i],
+					"%v: allowed is 0 (a token that pulls no messages) or a positive number; leave it out for no limit", *v)
+			}
+		}
+		for i, s := range k.Networks {
+			if _, err := ingest.ParsePrefix(s); err != nil {
+				fail(fmt.Sprintf(".networks[%d]", i),
+					"%q is not an address or a CIDR range: allowed are e.g. 203.0.113.7, 203.0.113.0/24, 2001:db8::/48", s)
+			}
+		}
+		for i, e := range k.Endpoints {
+			sub := fmt.Sprintf(".endpoints[%d]", i)
+			if !methodRE.MatchString(e.Method) {
+				fail(sub+".method", "%q is not a method: allowed is a method such as GET, or * (or nothing) for any", e.Method)
+			}
+			if e.Path == "" || (e.Path[0] != '/' && e.Path[0] != '*') {
+				fail(sub+".path", "%q is not a path pattern: allowed is a path starting with / or *, such as /messages/*", e.Path)
+			}
+		}
+	}
+	return joinErrors(errs)
+}
+
+// lineOf is the line of field, or of the nearest enclosing field the
+// file gave when it left field out.
+func (c *Config) lineOf(field string) int {
+	for {
+		if n, ok := c.lines[field]; ok {
+			return n
+		}
+		i := strings.LastIndexByte(field, '.')
+		if i < 0 {
+			return 0
+		}
+		field = field[:i]
+	}
+}

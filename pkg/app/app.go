@@ -72,6 +72,7 @@ func BaseOptions(c *config.Config, log zerolog.Logger) engine.Options {
 		Labels:   c.Labels,
 		Logger:   log,
 	}
+	o.Contracts = contracts(c.Contracts) // detect.go
 	o.Detect.Forest.MinRequests = c.Detect.IForest.MinRequests
 	limitOptions(c, &o) // limits.go
 	return o

@@ -269,7 +269,8 @@ func (d *Daemon) takeOver(ctx context.Context, next *config.Config, p *parts) er
 		d.Log.Info().Int("sinks", len(next.Alerts.Sinks)).Msg("alert sinks replaced")
 	}
 	p.allow.set(next.Allow)
-	rt := engine.Retune{Labels: next.Labels, Detect: detectOptions(next.Detect), ConfigSHA256: next.SHA256()}
+	rt := engine.Retune{Labels: next.Labels, Detect: detectOptions(next.Detect), ConfigSHA256: next.SHA256(),
+		Contracts: contracts(next.Contracts)}
 	rt.Detect.Forest.Threshold = next.Detect.IForest.Threshold
 	select {
 	case p.retune <- rt:

@@ -33,3 +33,22 @@ func setIf[T comparable](dst *T, v T) {
 		*dst = v
 	}
 }
+
+// contracts turns the configured contracts into the detector's.
+func contracts(c map[string]config.Contract) map[string]detect.Contract {
+	out := make(map[string]detect.Contract, len(c))
+	for fp, k := range c {
+		d := detect.Contract{PerHour: -1, PerDay: -1, Networks: k.Prefixes(), Clients: k.Clients}
+		if k.MessagesPerHour != nil {
+			d.PerHour = *k.MessagesPerHour
+		}
+		if k.MessagesPerDay != nil {
+			d.PerDay = *k.MessagesPerDay
+		}
+		for _, e := range k.Endpoints {
+			d.Endpoints = append(d.Endpoints, detect.Endpoint{Method: e.Method, Path: e.Path})
+		}
+		out[fp] = d
+	}
+	return out
+}

@@ -23,7 +23,9 @@ type Options struct {
 	Detect   detect.Options
 	// Labels names keys (token fingerprints or addresses), e.g. tenants.
 	Labels map[string]string
-	Logger zerolog.Logger
+	// Contracts are the tokens' declared usage, by fingerprint.
+	Contracts map[string]detect.Contract
+	Logger    zerolog.Logger
 }
 
 // core applies records to the features and detectors, in order, and
@@ -33,7 +35,9 @@ type core struct {
 	agg     *features.Aggregator
 	det     *detect.Detector
 	rejects *detect.RejectWatch
-	emit    func(*alert.Alert)
+	// contracts checks each request of a token that declared its usage.
+	contracts *detect.ContractWatch
+	emit      func(*alert.Alert)
 
 	maxEvent time.Time // latest event time applied
 	closeAt  time.Time // event time at which the next window closes
@@ -87,6 +91,10 @@ func newCore(opts Options, emit func(*alert.Alert)) *core {
 			Window:   opts.Features.Window,
 			Cooldown: opts.Detect.Cooldown,
 		}),
+		contracts: detect.NewContractWatch(detect.ContractOptions{
+			Window:   opts.Features.Window,
+			Cooldown: opts.Detect.Cooldown,
+		}, opts.Contracts),
 		emit:  emit,
 		stats: newStats(),
 	}
@@ -190,6 +198,7 @@ func (c *core) add(r *ingest.Record, source string) bool {
 		c.maxEvent = r.Time
 	}
 	c.clock.advanced(source, r.Time)
+	c.checkContract(r)
 	// The watermark only moves when this record's time passes closeAt:
 	// it is the earliest latest-time over the sources, never later than r.
 	if !r.Time.Before(c.closeAt) {

@@ -79,6 +79,8 @@ type checkpoint struct {
 	Features  features.AggState
 	Detect    detect.DetState
 	Rejects   map[string]detect.RejectState
+	// Contracts are the counts of tokens with a declared contract.
+	Contracts map[string]detect.ContractState
 	// Latest is each source's latest event time, so that after a restart
 	// the watermark waits for every source to catch up.
 	Latest map[string]time.Time
@@ -236,6 +238,7 @@ func (r *runner) restore() error {
 		return fmt.Errorf("restoring baselines from checkpoint: %w", err)
 	}
 	r.core.rejects.Restore(cp.Rejects)
+	r.core.contracts.Restore(cp.Contracts)
 	for src, t := range cp.Latest {
 		r.core.clock.latest[src] = t
 	}
@@ -508,6 +511,7 @@ func (r *runner) snapshot() checkpoint {
 		Features:  r.core.agg.Snapshot(),
 		Detect:    r.core.det.Snapshot(),
 		Rejects:   r.core.rejects.Snapshot(),
+		Contracts: r.core.contracts.Snapshot(),
 		Latest:    maps.Clone(r.core.clock.latest),
 	}
 }

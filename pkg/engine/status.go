@@ -87,6 +87,8 @@ func (r *runner) status() *Status {
 type Retune struct {
 	Labels map[string]string
 	Detect detect.Options
+	// Contracts replace the tokens' declared usage; their counts stay.
+	Contracts map[string]detect.Contract
 	// ConfigSHA256 names the new configuration in alerts' evidence.
 	ConfigSHA256 string
 }
@@ -97,6 +99,8 @@ func (c *core) retune(rt Retune) {
 	c.opts.Labels = rt.Labels
 	c.det.Retune(rt.Detect)
 	c.rejects.SetCooldown(rt.Detect.Cooldown)
+	c.contracts.SetCooldown(rt.Detect.Cooldown)
+	c.contracts.SetContracts(rt.Contracts)
 	if c.keeper != nil && rt.ConfigSHA256 != "" {
 		c.keeper.opts.ConfigSHA256 = rt.ConfigSHA256
 	}

@@ -510,6 +510,9 @@ type partCheckpoint struct {
 	Detect   detect.DetState
 	Rejects  map[string]detect.RejectState
 	Latest   map[string]time.Time
+	// Contracts is added to version 1: gob leaves it empty in an older
+	// state, which then counts from the restore.
+	Contracts map[string]detect.ContractState
 }
 
 // partMagic and partVersion head an encoded partition state, so that a
@@ -524,6 +527,7 @@ func (t *task) encode(now time.Time) ([]byte, error) {
 		Saved: now.UTC(), MaxEvent: t.core.maxEvent,
 		Features: t.core.agg.Snapshot(), Detect: t.core.det.Snapshot(),
 		Rejects: t.core.rejects.Snapshot(), Latest: maps.Clone(t.core.clock.latest),
+		Contracts: t.core.contracts.Snapshot(),
 	}
 	if cp.Detect.Forest != nil {
 		// Retrained forests stay with the instance that trained them; the
@@ -562,6 +566,7 @@ func (t *task) restore(st *ingest.PartState) error {
 		return fmt.Errorf("restoring baselines: %w", err)
 	}
 	c.rejects.Restore(cp.Rejects)
+	c.contracts.Restore(cp.Contracts)
 	maps.Copy(c.clock.latest, cp.Latest)
 	c.maxEvent = cp.MaxEvent
 	t.next = st.Offset

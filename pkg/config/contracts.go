@@ -46,7 +46,7 @@ func (c *Config) validateContracts() error {
 		k := c.Contracts[key]
 		field := func(sub string) string { return shownPath("contracts", key) + sub }
 		fail := func(sub, format string, args ...any) {
-			errs = append(errs, &FieldError{Field: field(sub), Line: c.lineOf(joinPath("contracts", key) + sub),
+			errs = append(errs, &FieldError{Field: field(sub), Line: c.lineOf(field(sub)),
 				Msg: fmt.Sprintf(format, args...)})
 		}
 		if !fingerprintRE.MatchString(key) {

@@ -73,6 +73,9 @@ func TestContractKeyNeverPrintsARawToken(t *testing.T) {
 	const raw = "tok_live_pastedByMistake1234567890"
 	for _, body := range []string{"messages_per_hour: 10", "messages_per_hour: -5", "networks: [nowhere]", "messages_per_hour: 10\n    bogus: 1"} {
 		_, err := Parse([]byte("contracts:\n  " + raw + ":\n    " + body + "\n"))
+		if body != "messages_per_hour: 10" && (err == nil || !strings.Contains(err.Error(), "(line 3)") && !strings.Contains(err.Error(), "(line 4)")) {
+			t.Errorf("%q: the mistake is not given its line: %v", body, err)
+		}
 		if err == nil {
 			t.Fatalf("%q: a raw token as a contract key was accepted", body)
 		}
@@ -84,8 +87,14 @@ func TestContractKeyNeverPrintsARawToken(t *testing.T) {
 			t.Errorf("the error does not say which key: %v", msg)
 		}
 	}
-	_, err := Parse([]byte("contracts:\n  " + raw + ":\n    messages_per_hour: 10\n"))
-	if err == nil || !strings.Contains(err.Error(), "write its fingerprint") {
+	// A field left out is placed at the line of what holds it.
+	_, err := Parse([]byte("contracts:\n  " + raw + ":\n    endpoints:\n      - {method: GET}\n"))
+	if err == nil || !strings.Contains(err.Error(), "contracts.<key ending …7890>.endpoints[0].path (line 4)") {
+		t.Errorf("a missing path: %v", err)
+	}
+	_, err = Parse([]byte("contracts:\n  " + raw + ":\n    messages_per_hour: 10\n"))
+	if err == nil || !strings.Contains(err.Error(), "contracts.<key ending …7890> (line 2): is not a token fingerprint") ||
+		!strings.Contains(err.Error(), "write its fingerprint") {
 		t.Errorf("no fingerprint offered: %v", err)
 	}
 }

@@ -155,6 +155,8 @@ func (w *walker) eachKey(n *yaml.Node, path string, f func(key string, k, v *yam
 		}
 		seen[k.Value] = k.Line
 		w.lines[p] = k.Line
+		// What is below a key is found by the key as shown.
+		w.lines[shownPath(path, k.Value)] = k.Line
 		f(k.Value, k, v)
 	}
 }

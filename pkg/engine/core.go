@@ -196,6 +196,10 @@ func (c *core) rejectAlert(f *detect.RejectFinding) *alert.Alert {
 func (c *core) add(r *ingest.Record, source string) bool {
 	if r.Time.After(c.maxEvent) {
 		c.maxEvent = r.Time
+		c.stats.Last = r.Time
+	}
+	if c.stats.First.IsZero() || r.Time.Before(c.stats.First) {
+		c.stats.First = r.Time
 	}
 	c.clock.advanced(source, r.Time)
 	c.checkContract(r)

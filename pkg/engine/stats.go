@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Stats counts what the engine read, per source, and what it raised.
@@ -13,6 +14,9 @@ type Stats struct {
 	Alerts  int64
 	// Resolved counts the back-to-normal notices, which are not alerts.
 	Resolved int64
+	// First and Last are the earliest and latest event times applied:
+	// the span of history a replay covered.
+	First, Last time.Time
 }
 
 // SourceStats counts one source's lines.

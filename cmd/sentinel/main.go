@@ -19,6 +19,7 @@ Usage:
   sentinel run [--config FILE] [--warm PATH]... [SOURCE...]   follow logs, alert live
   sentinel replay [--config FILE] PATH...                     replay history, alerts on stdout
   sentinel train [--config FILE] [--out FILE] PATH...         train the isolation forest on history
+  sentinel tune --budget N [--config FILE] PATH...            propose thresholds that keep alerts within a budget
   sentinel ship [--config FILE] [--to URL] [SOURCE...]        send each request of log files to Kafka
   sentinel check --config FILE                                validate a configuration
   sentinel silence add|list|rm [flags]                        hold back a token's or addresses' alerts for a while
@@ -38,6 +39,7 @@ var commands = map[string]command{
 	"run":         runCmd,
 	"replay":      replayCmd,
 	"train":       trainCmd,
+	"tune":        tuneCmd,
 	"ship":        shipCmd,
 	"check":       checkCmd,
 	"silence":     silenceCmd,

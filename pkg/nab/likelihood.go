@@ -56,6 +56,14 @@ type SentinelLikelihood struct {
 	Suppress       int
 	SuppressFactor float64
 
+	// Penalty makes the suppression decay rather than stop at a cut:
+	// a row's surprise is lowered by Penalty*exp(-r/PenaltyRows), r rows
+	// after the last detection, so another detection soon after one
+	// needs a larger surprise, and one long after it almost none more.
+	// It does not hold back spatial detections. 0 turns it off.
+	Penalty     float64
+	PenaltyRows float64
+
 	name string
 }
 
@@ -63,7 +71,8 @@ type SentinelLikelihood struct {
 // (one setting for all of it; docs/detection.md has the ablation): the
 // context, entropy and spatial views, their surprises summed, a
 // detection at a surprise of 4 (a tail probability of 1e-4) silencing
-// the next 100 rows. The error view is off: on NAB it adds more false
+// the next 100 rows, and a penalty of 2 on the surprise decaying over
+// 500 rows after that. The error view is off: on NAB it adds more false
 // positives than detections.
 func DefaultSentinelLikelihood() SentinelLikelihood {
 	return SentinelLikelihood{
@@ -81,6 +90,8 @@ func DefaultSentinelLikelihood() SentinelLikelihood {
 		Surprise:         4,
 		Suppress:         100,
 		SuppressFactor:   0.01,
+		Penalty:          2,
+		PenaltyRows:      500,
 		name:             "sentinel_likelihood",
 	}
 }
@@ -159,6 +170,9 @@ func (s *likelihoodStream) Score(_ time.Time, v float64) float64 {
 	}
 	spatial := cfg.Spatial && s.rows >= cfg.SpatialWarmup && s.outside(v)
 
+	if cfg.Penalty > 0 && cfg.PenaltyRows > 0 {
+		surprise = max(surprise-cfg.Penalty*math.Exp(-float64(s.rows-s.lastDetect)/cfg.PenaltyRows), 0)
+	}
 	score := surprise / (1 + surprise)
 	if spatial {
 		score = 1

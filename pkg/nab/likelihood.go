@@ -2,6 +2,7 @@ package nab
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/sentinel-project/sentinel/pkg/detect"
@@ -37,6 +38,22 @@ type SentinelLikelihood struct {
 	Entropy       bool
 	EntropyWindow int
 
+	// Shape is the shape novelty view, after KNN-CAD's nearest
+	// neighbours and ARTime's new categories: the means of the last
+	// ShapeDim runs of ShapeStep values, scaled to the range seen so far,
+	// make a point, and its nonconformity is its distance to the nearest
+	// of the last ShapeRefs earlier points that share no value with it.
+	// A point whose nonconformity exceeds every one of the last
+	// ShapeCalib nonconformities of such earlier points by the factor
+	// 1+ShapeMargin is novel and, like a spatial anomaly, scores the top
+	// score. It judges once ShapeCalib/2 nonconformities are known.
+	Shape       bool
+	ShapeDim    int
+	ShapeStep   int
+	ShapeRefs   int
+	ShapeCalib  int
+	ShapeMargin float64
+
 	// Spatial scores a value beyond the range seen so far, by more than
 	// SpatialTolerance of that range, as the top score (Numenta's spatial
 	// anomaly), once SpatialWarmup rows have been seen.
@@ -60,7 +77,7 @@ type SentinelLikelihood struct {
 	// a row's surprise is lowered by Penalty*exp(-r/PenaltyRows), r rows
 	// after the last detection, so another detection soon after one
 	// needs a larger surprise, and one long after it almost none more.
-	// It does not hold back spatial detections. 0 turns it off.
+	// It does not hold back spatial or shape detections. 0 turns it off.
 	Penalty     float64
 	PenaltyRows float64
 
@@ -69,7 +86,9 @@ type SentinelLikelihood struct {
 
 // DefaultSentinelLikelihood is the setting chosen on the NAB corpus
 // (one setting for all of it; docs/detection.md has the ablation): the
-// context, entropy and spatial views, their surprises summed, a
+// context, entropy and spatial views, their surprises summed, and the
+// shape view (the last 32 values in 8 means; novel at three times the
+// largest of 1000 earlier nearest-neighbour distances), a
 // detection at a surprise of 4 (a tail probability of 1e-4) silencing
 // the next 100 rows, and a penalty of 2 on the surprise decaying over
 // 500 rows after that. The error view is off: on NAB it adds more false
@@ -83,6 +102,12 @@ func DefaultSentinelLikelihood() SentinelLikelihood {
 		ContextLen:       2,
 		Entropy:          true,
 		EntropyWindow:    30,
+		Shape:            true,
+		ShapeDim:         8,
+		ShapeStep:        4,
+		ShapeRefs:        1000,
+		ShapeCalib:       1000,
+		ShapeMargin:      2,
 		Spatial:          true,
 		SpatialTolerance: 0.02,
 		SpatialWarmup:    150,
@@ -139,6 +164,15 @@ type likelihoodStream struct {
 	longN   float64
 	entLik  *detect.Likelihood
 
+	// shape view
+	vals    []float64   // last ShapeDim*ShapeStep values, oldest first
+	pending [][]float64 // points not yet far enough back to be references
+	refs    [][]float64 // ring of the last ShapeRefs reference points
+	refN    int
+	calib   []float64 // ring of ShapeCalib nonconformities
+	calibN  int
+	alphas  []float64 // nonconformities not yet old enough to calibrate
+
 	lastDetect int
 }
 
@@ -169,6 +203,9 @@ func (s *likelihoodStream) Score(_ time.Time, v float64) float64 {
 		add(detect.Surprise(s.entLik.Update(s.entropyRaw(bin))))
 	}
 	spatial := cfg.Spatial && s.rows >= cfg.SpatialWarmup && s.outside(v)
+	if cfg.Shape && s.shapeNovel(v) {
+		spatial = true
+	}
 
 	if cfg.Penalty > 0 && cfg.PenaltyRows > 0 {
 		surprise = max(surprise-cfg.Penalty*math.Exp(-float64(s.rows-s.lastDetect)/cfg.PenaltyRows), 0)
@@ -278,4 +315,74 @@ func (s *likelihoodStream) learn(v float64, bin int) {
 	}
 	s.lo, s.hi = min(s.lo, v), max(s.hi, v)
 	s.rows++
+}
+
+// shapeNovel says whether the point the row completes is farther from
+// its nearest past point than every recent point has been from theirs,
+// by the margin, and moves the view on.
+func (s *likelihoodStream) shapeNovel(v float64) bool {
+	cfg := &s.cfg
+	dim, step := max(cfg.ShapeDim, 1), max(cfg.ShapeStep, 1)
+	span := dim * step
+	refs, calib := max(cfg.ShapeRefs, 1), max(cfg.ShapeCalib, 1)
+	s.vals = append(s.vals, v)
+	if len(s.vals) > span {
+		s.vals = append(s.vals[:0], s.vals[1:]...)
+	}
+	if len(s.vals) < span {
+		return false
+	}
+	lo, hi := min(s.lo, v), max(s.hi, v)
+	width := hi - lo
+	if !(width > 0) {
+		width = 1
+	}
+	pt := make([]float64, dim)
+	for i, x := range s.vals {
+		pt[i/step] += (x - lo) / width / float64(step)
+	}
+	novel := false
+	if n := min(s.refN, refs); n > 0 {
+		nearest := math.Inf(1)
+		for _, r := range s.refs[:n] {
+			d := 0.0
+			for i := range pt {
+				e := pt[i] - r[i]
+				d += e * e
+			}
+			nearest = min(nearest, d)
+		}
+		alpha := math.Sqrt(nearest / float64(dim))
+		if nc := min(s.calibN, calib); nc >= calib/2 && nc > 0 {
+			novel = alpha > slices.Max(s.calib[:nc])*(1+cfg.ShapeMargin)
+		}
+		s.alphas = append(s.alphas, alpha)
+	}
+	// A nonconformity calibrates once its point no longer shares values
+	// with the newest, so that a novel stretch, whose nonconformities
+	// grow row by row, is not judged against itself.
+	if len(s.alphas) > span {
+		a := s.alphas[0]
+		s.alphas = s.alphas[1:]
+		if len(s.calib) < calib {
+			s.calib = append(s.calib, a)
+		} else {
+			s.calib[s.calibN%calib] = a
+		}
+		s.calibN++
+	}
+	// A point becomes a reference once it no longer shares values with
+	// the newest point.
+	s.pending = append(s.pending, pt)
+	if len(s.pending) > span {
+		old := s.pending[0]
+		s.pending = s.pending[1:]
+		if len(s.refs) < refs {
+			s.refs = append(s.refs, old)
+		} else {
+			s.refs[s.refN%refs] = old
+		}
+		s.refN++
+	}
+	return novel
 }

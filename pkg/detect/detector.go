@@ -15,7 +15,9 @@ type Finding struct {
 	// Detector is "ewma" when the entity was judged against its own
 	// baseline, "population" when against its peers' (it was still
 	// warming up), "iforest" when the isolation forest found the window
-	// unlike the windows it learned from, "flood" when a kind saw far
+	// unlike the windows it learned from, "budget" when a token's hourly
+	// messages added up over hours to far more than its usual (Feature
+	// "messages_excess", see BudgetState), "flood" when a kind saw far
 	// more new entities in a window than usual (Key is then the kind,
 	// "token" or "ip", and Feature "new_tokens" or "new_ips").
 	Detector string
@@ -89,6 +91,10 @@ type Detector struct {
 	popRates rates
 	forest   *forestRun
 	closing  []closing // CloseAll's, reused
+
+	// budgetPop is the "budget" detector's population (budget.go), nil
+	// when it is off.
+	budgetPop *BudgetPopState
 }
 
 // alertOrder is the order in which features are judged, most telling
@@ -115,6 +121,9 @@ func New(opts Options) *Detector {
 		cooldown: int64(o.Cooldown),
 		warmup:   int64(o.Warmup),
 		forest:   newForestRun(o.Forest),
+	}
+	if o.BudgetOn {
+		d.budgetPop = &BudgetPopState{}
 	}
 	d.setAlerted()
 	for k := range d.ents {
@@ -459,6 +468,7 @@ func (d *Detector) CloseAll(ws []*features.Window) []Finding {
 		if fd := d.forestVerdict(c); fd != nil {
 			out = append(out, *fd)
 		}
+		out = d.budgetWindow(c.e, c.w, out)
 		d.learn(c.e, c.w, c.r, c.k)
 		d.learnProfile(c.e, c.w, c.forest.learnable)
 		d.dropIdleEpisodes(c.e, c.w.Last.UnixNano())

@@ -99,6 +99,43 @@
 // after it wakes: its peaks, learned before the silence, are ignored,
 // so the horizon sum faces its floor and decayed mean.
 //
+// # Budgets
+//
+// A token pulling three times its usual over ten office hours has no
+// minute and no half hour that stands out; only the day does. The
+// "budget" detector (budget.go) sums each token's messages by hour and
+// keeps a one-sided CUSUM of the hourly sums over their expectation:
+// S = max(0, S + x - BudgetDrift·E), reported as "messages_excess" with
+// Observed S, Expected the summed E since the accumulation began (Since)
+// and Threshold its bound. E is the token's profile for that hour of
+// day (24 float32, an average over BudgetDays = 7 days, the plain mean
+// while younger), at least half of each neighbouring hour's (a nightly
+// export that spills over the hour one night and not the next) and
+// BudgetQuiet (0.25) times its mean hour or its daily mean rate, times
+// the population's factor for the hour when above 1: the population's
+// sum over its own usual, the token's own messages left out, so a
+// platform-wide surge raises every expectation instead of filling every
+// budget. The drift k = 1.5 absorbs ordinary days up to half as busy
+// again; the bound is the largest of BudgetMinAbs (250 messages),
+// BudgetSpan (1) times the expected messages over the span (so the
+// span must run at k+1 = 2.5 times its usual), BudgetDay (1) times
+// the token's usual day, and the Poisson quantile of its pages over
+// the span; times 1+1/n for a profile of n days. Hours are not learned
+// while an alerted accumulation goes on, and others at most k·E, so a
+// pull does not become the usual; an accumulation that has not alerted
+// after BudgetSpanMax (24h) starts again. Tokens are judged from
+// BudgetWarmup (48h) of profile on. It alerts once per accumulation,
+// again when S doubles, and sends a back-to-normal notice when S falls
+// to zero. It costs a BudgetState per token (about 170 bytes).
+//
+// Its limit is statistical: ordinary days vary by a lognormal factor
+// (in the generated traffic sigma 0.25 a day, 0.3 an hour), and a
+// profile of a few days is itself off by some of that, so a threefold
+// day is caught only when the day's excess reaches the token's usual
+// day, and a token judged on its third day is judged loosely. The
+// hour is judged when the token's first window of a later hour
+// closes: up to an hour late, and not at all while it stays silent.
+//
 // Score is Observed/Threshold, which reads the same for every feature and
 // both detectors; a finding is critical from Critical (3) upwards.
 //

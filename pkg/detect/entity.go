@@ -68,6 +68,9 @@ type entity struct {
 	// hours, nil for an address.
 	fep, nep *EpisodeState
 	prof     *profile
+	// budget is a token's long-horizon budget (budget.go), nil for an
+	// address.
+	budget *BudgetState
 }
 
 // EpisodeState is an entity's alert state for one detector: the cooldown

@@ -115,6 +115,34 @@ type Options struct {
 	// TopPeers is how many peers a finding lists. Default 5.
 	TopPeers int
 
+	// The "budget" detector (budget.go) sums each token's messages by
+	// hour and accumulates, hour after hour, what exceeds BudgetDrift
+	// times the token's usual for that hour of day (scaled up by the
+	// population's own factor in a platform-wide surge); it alerts when
+	// the accumulation passes the largest of BudgetMinAbs messages,
+	// BudgetSpan times the expected messages over the accumulation,
+	// BudgetDay times the token's usual day, and the Poisson quantile of
+	// its pages. Defaults 1.5, 250, 1, 1 (see the package
+	// documentation, "Budgets"). It runs only with BudgetOn, off by
+	// default: see its costs there.
+	BudgetOn     bool
+	BudgetDrift  float64
+	BudgetMinAbs float64
+	BudgetSpan   float64
+	BudgetDay    float64
+	// BudgetQuiet: an hour is expected to hold at least BudgetQuiet
+	// times the token's mean hour. Default 0.25.
+	BudgetQuiet float64
+	// BudgetSpanMax is the longest an accumulation that has not alerted
+	// builds up before it starts again. Default 24h.
+	BudgetSpanMax time.Duration
+	// BudgetDays is how many days the hourly profile averages over.
+	// Default 7.
+	BudgetDays int
+	// BudgetWarmup is how many hours a token's profile must have learned
+	// before it is judged. Default 48h.
+	BudgetWarmup time.Duration
+
 	// Forest configures the isolation-forest detector; its zero value
 	// scores nothing and collects nothing.
 	Forest ForestOptions
@@ -164,6 +192,14 @@ func DefaultOptions() Options {
 		FloodMin:            1000,
 		FloodRatio:          10,
 		TopPeers:            5,
+		BudgetDrift:         1.5,
+		BudgetMinAbs:        250,
+		BudgetSpan:          1,
+		BudgetDay:           1,
+		BudgetSpanMax:       24 * time.Hour,
+		BudgetQuiet:         0.25,
+		BudgetDays:          7,
+		BudgetWarmup:        48 * time.Hour,
 	}
 }
 
@@ -222,6 +258,14 @@ func (o Options) withDefaults() Options {
 	setF(&o.FloodRatio, d.FloodRatio)
 	setInt(&o.TopPeers, d.TopPeers)
 	o.Novelty = o.Novelty.withDefaults()
+	setF(&o.BudgetDrift, d.BudgetDrift)
+	setF(&o.BudgetMinAbs, d.BudgetMinAbs)
+	setF(&o.BudgetSpan, d.BudgetSpan)
+	setF(&o.BudgetDay, d.BudgetDay)
+	setF(&o.BudgetQuiet, d.BudgetQuiet)
+	setInt(&o.BudgetDays, d.BudgetDays)
+	setDur(&o.BudgetSpanMax, d.BudgetSpanMax)
+	setDur(&o.BudgetWarmup, d.BudgetWarmup)
 	o.tail = math.Erfc(o.Z/math.Sqrt2) / 2
 	return o
 }

@@ -24,6 +24,9 @@ type DetState struct {
 	Flood [features.NumKinds]FloodState
 	// Surge is, per kind, how busy all entities are against their usual.
 	Surge [features.NumKinds]SurgeState
+	// Budget is the budget detector's view of the population, nil
+	// when it is off.
+	Budget *BudgetPopState
 }
 
 // EntityState is one entity's state in a DetState.
@@ -41,11 +44,18 @@ type EntityState struct {
 	EWMA, Population, Forest, Novelty *EpisodeState
 	// Profile is a token's networks, clients and busy hours.
 	Profile *profile
+	// Budget is a token's long-horizon budget, nil for an address.
+	Budget *BudgetState
 }
 
 // Snapshot returns a copy of the detector's state.
 func (d *Detector) Snapshot() DetState {
-	s := DetState{Population: d.pop, PopVersion: d.popVer, LastSweep: d.lastSweep, Flood: d.flood.st, Surge: cloneSurge(d.surge)}
+	s := DetState{Population: d.pop, PopVersion: d.popVer, LastSweep: d.lastSweep, Flood: d.flood.st,
+		Surge: cloneSurge(d.surge)}
+	if d.budgetPop != nil {
+		p := *d.budgetPop
+		s.Budget = &p
+	}
 	s.Forest = d.forest.state()
 	for k := range d.ents {
 		for _, e := range d.ents[k] {
@@ -74,6 +84,10 @@ func (e *entity) state() EntityState {
 	if e.prof != nil {
 		p := *e.prof
 		s.Profile = &p
+	}
+	if e.budget != nil {
+		b := *e.budget
+		s.Budget = &b
 	}
 	for f, st := range e.stats {
 		s.Mean[f], s.Var[f], s.Peak[f] = st.Mean, st.Var, st.Peak
@@ -104,11 +118,18 @@ func (d *Detector) Restore(s DetState) error {
 			*d = *New(d.opts)
 			return fmt.Errorf("restoring detector entity %d: unknown kind %d", i, es.Kind)
 		}
-		d.ents[es.Kind][es.Key] = restoreEntity(es)
+		e := restoreEntity(es)
+		if !d.opts.BudgetOn {
+			e.budget = nil // turned off since: its state is not kept
+		}
+		d.ents[es.Kind][es.Key] = e
 	}
 	d.pop, d.popVer, d.lastSweep = s.Population, s.PopVersion, s.LastSweep
 	d.flood.st = s.Flood
 	d.surge = cloneSurge(s.Surge)
+	if d.budgetPop != nil && s.Budget != nil {
+		*d.budgetPop = *s.Budget
+	}
 	d.watchResolving()
 	return nil
 }
@@ -126,6 +147,10 @@ func restoreEntity(s *EntityState) *entity {
 	if s.Profile != nil {
 		p := *s.Profile
 		e.prof = &p
+	}
+	if s.Budget != nil {
+		b := *s.Budget
+		e.budget = &b
 	}
 	for f := range e.stats {
 		e.stats[f] = stat{s.Mean[f], s.Var[f], s.Peak[f]}

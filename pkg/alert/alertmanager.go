@@ -120,10 +120,10 @@ type incident struct {
 }
 
 // endsWithNotice reports whether a detector's incidents end with a
-// resolved notice: the per-feature detectors' do (docs/alerts.md, "Back
-// to normal").
+// resolved notice: the per-feature detectors' and the budget detector's
+// do (docs/alerts.md, "Back to normal").
 func endsWithNotice(detector string) bool {
-	return detector == "ewma" || detector == "population"
+	return detector == "ewma" || detector == "population" || detector == "budget"
 }
 
 // amAlert is a postable alert of Alertmanager's v2 API.

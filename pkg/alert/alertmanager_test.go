@@ -534,7 +534,8 @@ func TestAlertmanagerClosedWithDispatcher(t *testing.T) {
 }
 
 // An iforest alert, which no resolved notice will end, is re-sent for
-// the detectors' cooldown only; an ewma incident goes on until Forget.
+// the detectors' cooldown only; an ewma or budget incident goes on until
+// Forget.
 func TestAlertmanagerLapsesIncidentsWithoutNotice(t *testing.T) {
 	rec := &amRecorder{}
 	srv := httptest.NewServer(rec)
@@ -545,10 +546,12 @@ func TestAlertmanagerLapsesIncidentsWithoutNotice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ewma, forest := amTestAlert(SeverityWarning), amTestAlert(SeverityWarning)
+	ewma, forest, budget := amTestAlert(SeverityWarning), amTestAlert(SeverityWarning), amTestAlert(SeverityWarning)
 	forest.Detector = "iforest"
+	budget.Detector, budget.Feature = "budget", "messages_excess"
 	send(t, s, ewma)
 	send(t, s, forest)
+	send(t, s, budget)
 	now = now.Add(DefaultLapse + time.Minute)
 	s.resend()
 	if _, ok := s.incidents[incidentKey(forest)]; ok {
@@ -556,6 +559,9 @@ func TestAlertmanagerLapsesIncidentsWithoutNotice(t *testing.T) {
 	}
 	if _, ok := s.incidents[incidentKey(ewma)]; !ok {
 		t.Error("the ewma incident, which a notice will end, was dropped at the lapse")
+	}
+	if _, ok := s.incidents[incidentKey(budget)]; !ok {
+		t.Error("the budget incident, which a notice will end, was dropped at the lapse")
 	}
 }
 

@@ -59,6 +59,31 @@ func TestNoveltySettingsReachTheDetector(t *testing.T) {
 	}
 }
 
+func TestBudgetSettingReachesTheDetector(t *testing.T) {
+	c, err := config.Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if detectOptions(c.Detect).BudgetOn {
+		t.Fatal("the budget detector is on by default")
+	}
+	c, err = config.Parse([]byte("detect:\n  budget:\n    enabled: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !detectOptions(c.Detect).BudgetOn {
+		t.Fatal("detect.budget.enabled: true left the budget detector off")
+	}
+	if _, err := config.Parse([]byte("detect:\n  budget:\n    enabled: often\n")); err == nil ||
+		!strings.Contains(err.Error(), "detect.budget.enabled") {
+		t.Fatalf("enabled: often: %v, want an error naming detect.budget.enabled", err)
+	}
+	if _, err := config.Parse([]byte("detect:\n  budget:\n    enable: true\n")); err == nil ||
+		!strings.Contains(err.Error(), "detect.budget.enable") {
+		t.Fatalf("a misspelt key: %v, want an error naming it", err)
+	}
+}
+
 func TestSourcesFromArgsOrConfig(t *testing.T) {
 	c, err := config.Parse([]byte("sources:\n  - path: /var/log/a.log\n    format: caddy\n"))
 	if err != nil {

@@ -24,6 +24,7 @@ func detectOptions(c config.Detect) detect.Options {
 	setIf(&o.DormantAfter, c.DormantAfter)
 	o.Novelty.Off = !c.Novelty.On()
 	setIf(&o.Novelty.After, c.Novelty.After)
+	o.BudgetOn = c.Budget.Enabled
 	return o
 }
 

@@ -108,6 +108,17 @@ type Detect struct {
 	// Novelty configures the detector of tokens used from a network and
 	// with a client they have never used.
 	Novelty Novelty `yaml:"novelty"`
+	// Budget configures the detector of tokens pulling several times
+	// their usual day over hours (low and slow); off by default.
+	Budget Budget `yaml:"budget"`
+}
+
+// Budget configures the "budget" detector.
+type Budget struct {
+	// Enabled turns the detector on; default false: it catches two
+	// low-and-slow pulls in three at the cost of twice the false alerts
+	// and about 200 bytes a token (docs/detection.md).
+	Enabled bool `yaml:"enabled"`
 }
 
 // Novelty configures the "novelty" detector.

@@ -74,15 +74,16 @@ func BenchmarkClose(b *testing.B) {
 // (B/token, B/address: HeapAlloc after GC, before and after) at 100,000
 // and 1,000,000 tokens, then addresses, each after a window has been
 // judged and learned (so with its cached thresholds), without and with
-// the isolation forest, which keeps a profile per token. The map grows
+// the isolation forest, which keeps a profile per token, and with the
+// budget detector, which keeps a BudgetState per token. The map grows
 // by doubling, so the figure at 1M depends on where 1M falls between
 // two sizes.
 func BenchmarkEntityMemory(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		for _, c := range []struct {
-			kind   features.Kind
-			forest bool
-		}{{features.Token, false}, {features.IP, false}, {features.Token, true}} {
+			kind           features.Kind
+			forest, budget bool
+		}{{features.Token, false, false}, {features.IP, false, false}, {features.Token, true, false}, {features.Token, false, true}} {
 			kind, opts, name := c.kind, Options{MaxEntities: n}, c.kind.String()
 			unit := "B/token"
 			if kind == features.IP {
@@ -90,6 +91,9 @@ func BenchmarkEntityMemory(b *testing.B) {
 			}
 			if c.forest {
 				opts.Forest.Reservoir, name = 1, name+"/forest"
+			}
+			if c.budget {
+				opts.BudgetOn, name = true, name+"/budget"
 			}
 			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
 				b.ReportAllocs()

@@ -117,7 +117,7 @@ type Detect struct {
 type Budget struct {
 	// Enabled turns the detector on; default false: it catches two
 	// low-and-slow pulls in three at the cost of twice the false alerts
-	// and about 200 bytes a token (docs/detection.md).
+	// and about 176 bytes a token (docs/detection.md).
 	Enabled bool `yaml:"enabled"`
 }
 

@@ -346,7 +346,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Detect.IForest.Reservoir, 20000)
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "auto")
-	c.Limits.applyDefaults()
+	c.Limits.applyDefaults(c.Detect.Budget.Enabled)
 	c.Admin.applyDefaults()
 	c.Evidence.applyDefaults()
 }

@@ -21,14 +21,17 @@ type Limits struct {
 	Memory string `yaml:"memory"`
 
 	memory int64 // Memory in bytes, 0 when unset or unreadable
+	// tokenBytes is the memory budgeted per token: TokenBytes, and
+	// BudgetTokenBytes more with the budget detector on.
+	tokenBytes int
 	// derived marks, per kind, a maximum sized from Memory.
 	derivedTokens, derivedAddrs bool
 }
 
 // What the limits are sized with. The bytes per entity are budgets, not
-// measurements: BenchmarkEntityMemory (pkg/detect) measures about 550
-// bytes per token with its isolation-forest profile and 330 per address
-// at a million of each; a checkpoint copies and encodes every entity
+// measurements: BenchmarkEntityMemory (pkg/detect) measures about 584
+// bytes per token with its profile and 360 per address at a million of
+// each (760 per token with the budget detector on); a checkpoint copies and encodes every entity
 // (about as much again while it runs); and the aggregator may hold a
 // window (BenchmarkWindowMemory: about 520 bytes) for a tenth of the
 // maximum in each of two open minutes (see MaxNew in pkg/app).
@@ -38,6 +41,10 @@ const (
 	MaxEntities        = 100_000_000
 	TokenBytes         = 1280
 	AddressBytes       = 896
+	// BudgetTokenBytes is what the budget detector adds to a token when
+	// it is on: its hour-of-day profile (about 180 bytes), twice over for
+	// the checkpoint's copy.
+	BudgetTokenBytes = 384
 	// EntityShare is the part of Memory the entities may take; the rest
 	// is the runtime, buffers, the isolation forest and the collector's
 	// headroom.
@@ -53,7 +60,13 @@ func (l Limits) MemoryBytes() int64 { return l.memory }
 // shipped unit's MemoryMax=1G with room to spare.
 const DefaultMemory = "768MiB"
 
-func (l *Limits) applyDefaults() {
+// applyDefaults sizes unset maxima from Memory; budget says whether the
+// budget detector's state makes each token larger.
+func (l *Limits) applyDefaults(budget bool) {
+	l.tokenBytes = TokenBytes
+	if budget {
+		l.tokenBytes += BudgetTokenBytes
+	}
 	setDefault(&l.Memory, DefaultMemory)
 	l.memory, _ = ParseBytes(l.Memory)
 	l.derivedTokens, l.derivedAddrs = l.MaxTokens == 0, l.MaxAddresses == 0
@@ -64,10 +77,10 @@ func (l *Limits) applyDefaults() {
 	}
 	// Unset maxima share what the set ones leave of the budget, equally
 	// in number, up to the default.
-	left := EntityShare*float64(l.memory) - float64(l.MaxTokens*TokenBytes+l.MaxAddresses*AddressBytes)
+	left := EntityShare*float64(l.memory) - float64(l.MaxTokens*l.tokenBytes+l.MaxAddresses*AddressBytes)
 	per := 0.0
 	if l.derivedTokens {
-		per += TokenBytes
+		per += float64(l.tokenBytes)
 	}
 	if l.derivedAddrs {
 		per += AddressBytes
@@ -82,7 +95,7 @@ func (l *Limits) applyDefaults() {
 
 // entityBytes is the memory budgeted for the configured maxima.
 func (l *Limits) entityBytes() int64 {
-	return int64(l.MaxTokens)*TokenBytes + int64(l.MaxAddresses)*AddressBytes
+	return int64(l.MaxTokens)*int64(l.tokenBytes) + int64(l.MaxAddresses)*AddressBytes
 }
 
 func (c *Config) validateLimits() error {
@@ -106,7 +119,7 @@ func (c *Config) validateLimits() error {
 		case m.derived && m.n < MinEntities:
 			errs = append(errs, c.fieldErr("limits.memory", "%s leaves room for only %d %s%s: "+
 				"allowed is enough for at least %d (%d bytes a token, %d an address, in %.0f%% of it)",
-				l.Memory, m.n, m.what, l.givenNote(), MinEntities, TokenBytes, AddressBytes, EntityShare*100))
+				l.Memory, m.n, m.what, l.givenNote(), MinEntities, l.tokenBytes, AddressBytes, EntityShare*100))
 			return joinErrors(errs) // the other kind would say the same
 		case m.n < MinEntities || m.n > MaxEntities:
 			errs = append(errs, c.fieldErr(m.field, "%d is out of range: allowed is %d to %d", m.n, MinEntities, MaxEntities))
@@ -120,11 +133,11 @@ func (c *Config) validateLimits() error {
 		if l.derivedTokens {
 			field = "limits.max_addresses"
 		}
-		fit := int(EntityShare * float64(l.memory) / (TokenBytes + AddressBytes))
+		fit := int(EntityShare * float64(l.memory) / float64(l.tokenBytes+AddressBytes))
 		errs = append(errs, c.fieldErr(field, "%d tokens and %d addresses need about %s (%d bytes a token, %d an address), "+
 			"more than the %.0f%% of limits.memory (%s) they may take: allowed with this memory is about %d of each; "+
 			"lower them, leave them unset to size them from limits.memory, or raise it",
-			l.MaxTokens, l.MaxAddresses, FormatBytes(need), TokenBytes, AddressBytes, EntityShare*100, l.Memory, fit))
+			l.MaxTokens, l.MaxAddresses, FormatBytes(need), l.tokenBytes, AddressBytes, EntityShare*100, l.Memory, fit))
 	}
 	return joinErrors(errs)
 }

@@ -81,3 +81,23 @@ func TestParseBytes(t *testing.T) {
 		t.Errorf("FormatBytes(1.5GiB) = %q", got)
 	}
 }
+
+func TestBudgetDetectorShrinksTheDerivedMaxima(t *testing.T) {
+	parse := func(yaml string) Limits {
+		t.Helper()
+		c, err := Parse([]byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Limits
+	}
+	off := parse("limits:\n  memory: 256MiB\n")
+	on := parse("limits:\n  memory: 256MiB\ndetect:\n  budget:\n    enabled: true\n")
+	share := EntityShare * float64(256<<20)
+	if want := int(share / (TokenBytes + AddressBytes)); off.MaxTokens != want {
+		t.Fatalf("budget off: max_tokens %d, want %d", off.MaxTokens, want)
+	}
+	if want := int(share / (TokenBytes + BudgetTokenBytes + AddressBytes)); on.MaxTokens != want {
+		t.Fatalf("budget on: max_tokens %d, want %d, room for its larger tokens", on.MaxTokens, want)
+	}
+}

@@ -217,10 +217,11 @@
 // An entity is a fixed struct of float32 baselines (seven significant
 // digits are plenty for values that move by a fraction of a percent per
 // window) and cached thresholds, with no maps: BenchmarkEntityMemory
-// measures about 275 bytes per token or address at 100,000 and 296 at a
-// million, map entry and key included, and 520 for a token with the
-// isolation forest's profile; an ongoing alert adds about 100, and
-// the budget detector, when on, about 176 (its BudgetState). Entities
+// measures about 340 bytes per address at 100,000 and 360 at a million,
+// map entry and key included, and 563 and 584 for a token, with the
+// profile of networks, clients and hours that the isolation forest and
+// the novelty detector read; an ongoing alert adds about 100, and the
+// budget detector, when on, about 176 (its BudgetState). Entities
 // unseen for IdleTTL (7 days) are forgotten, except those with
 // KeepWindows (a day) of non-empty windows, kept four times as long:
 // losing a long baseline costs days of relearning and the chance to

@@ -147,9 +147,11 @@ func (d *Detector) forestVector(c *closing) {
 	j := &c.forest
 	*j = forestJob{learnable: c.anomalous == 0 && !d.inEpisode(e)}
 	if !f.active() || w.Kind != features.Token || e.thrDet != detEWMA || e.active < forestWarmWindows ||
-		w.V[features.Requests] < f.opts.MinRequests || !j.learnable || c.novel {
+		w.V[features.Requests] < f.opts.MinRequests || !j.learnable || c.novel || e.prof == nil {
 		// A window already reported, or part of an incident that was,
-		// would give a second alert that says nothing new.
+		// would give a second alert that says nothing new. A token with
+		// no profile yet (every window so far anomalous, as with a
+		// min_messages of 1) has no networks or clients to compare with.
 		return
 	}
 	d.vector(&j.x, e, w, c.r, c.k)

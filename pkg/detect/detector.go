@@ -494,7 +494,7 @@ func (d *Detector) judge(c *closing, found []Finding) []Finding {
 	c.e, c.r = d.entityFor(w), d.ratesFor(w)
 	d.countNew(c.e, w)
 	d.foldPopulation(w.End.UnixNano())
-	d.foldSurge(w.End.UnixNano())
+	d.foldSurge(w.End.UnixNano(), c.r.size)
 	d.prepare(c.e, w, c.r)
 	c.k = idleWindows(c.e, w.Start.UnixNano(), c.r)
 	d.settle(c.e, c.k, w.Start.UnixNano())

@@ -284,8 +284,9 @@
 // for the share new in both. Either alone is a move or an upgrade. It
 // stands aside for windows a per-feature detector found anomalous or
 // that belong to an incident that alerted, and the forest does not score
-// a window it reported. The newcomers are learned like any other, so a
-// lasting change alerts once per Cooldown until established.
+// a window it reported. The network and client it alerted on are
+// established at once, so one party is one alert however long it stays;
+// another alerts again after the Cooldown.
 //
 // # Limits
 //

@@ -74,9 +74,12 @@ func NewLikelihood(o LikelihoodOptions) *Likelihood {
 // the same on a scale that does not round off. While learning it returns
 // -Inf, whose tail probability is 1 and surprise 0.
 func (l *Likelihood) Update(raw float64) float64 {
+	// A raw score is a measure, not a count: past ±1e9 it says nothing
+	// more, and an infinity would turn the running sum into NaN for good.
 	if math.IsNaN(raw) {
 		raw = 0
 	}
+	raw = max(-maxRaw, min(raw, maxRaw))
 	k := l.shortN % l.opts.Short
 	if l.shortN >= l.opts.Short {
 		l.shortSum -= l.short[k]
@@ -94,8 +97,21 @@ func (l *Likelihood) Update(raw float64) float64 {
 	l.histN++
 	if !l.fitted || l.histN%l.opts.Refit == 0 {
 		l.fit()
+		l.resum()
 	}
 	return z
+}
+
+// maxRaw bounds the raw scores a Likelihood takes.
+const maxRaw = 1e9
+
+// resum adds the short ring up again, so that the rounding a huge score
+// leaves in the running sum when it leaves the ring does not last.
+func (l *Likelihood) resum() {
+	l.shortSum = 0
+	for _, x := range l.short[:min(l.shortN, l.opts.Short)] {
+		l.shortSum += x
+	}
 }
 
 // Seen is how many scores have been learned.

@@ -83,3 +83,31 @@ func TestSurprise(t *testing.T) {
 		prev = s
 	}
 }
+
+func TestLikelihoodSurvivesExtremeScores(t *testing.T) {
+	o := LikelihoodOptions{History: 500, Short: 5, Learning: 50, Refit: 10, MinDev: 1e-3}
+	clean, poisoned := NewLikelihood(o), NewLikelihood(o)
+	for i := range 800 {
+		x := float64(i%10) / 10
+		clean.Update(x)
+		switch i {
+		case 100:
+			poisoned.Update(math.Inf(1))
+		case 120:
+			poisoned.Update(1e17)
+		default:
+			if z := poisoned.Update(x); math.IsNaN(z) {
+				t.Fatalf("row %d, after an infinite score: z is NaN", i)
+			}
+		}
+	}
+	// Once the extremes have left the history, the poisoned tracker
+	// judges like the clean one again: no NaN, no sum left off.
+	for i := range 5 {
+		x := float64(i) / 10
+		a, b := clean.Update(x), poisoned.Update(x)
+		if math.IsNaN(b) || math.Abs(UpperTail(a)-UpperTail(b)) > 0.05 {
+			t.Fatalf("after extreme scores: z %v against %v without them", b, a)
+		}
+	}
+}

@@ -29,7 +29,7 @@ import (
 // (Hours), since a baseline with a day's memory already expects mornings
 // to be busier than nights; what is left, the lift, is the surge.
 type SurgeState struct {
-	Fast  float64     // EWMA of the mean log ratio over window ends
+	Fast  float64     // EWMA of the median log ratio over window ends
 	Hours [24]float64 // per UTC hour of day, the slow EWMA of the same
 	Seen  [24]bool    // whether the hour has been learned yet
 	Lift  float64     // Fast minus its hour, at the last end folded
@@ -70,12 +70,21 @@ func (s *SurgeState) add(x, usual float64) {
 
 // fold folds the windows gathered for the end before, once a window with
 // a later end arrives.
-func (s *SurgeState) fold(end int64) {
+func (s *SurgeState) fold(end, size int64) {
 	if end <= s.PendEnd {
 		return
 	}
+	ends := int64(1)
+	if s.PendEnd > 0 && size > 0 {
+		ends = max(1, (end-s.PendEnd)/size)
+	}
 	defer func() { s.PendEnd, s.Pend = end, s.Pend[:0] }()
 	if len(s.Pend) < surgeMinWindows {
+		// Too few windows to measure, such as a small fleet's nights, or
+		// none at all: the lift fades as Fast would on an ordinary
+		// platform, instead of holding a surge that ended at dusk over
+		// every token all night, when a thief would pull.
+		s.Lift *= math.Pow(1-surgeFast, float64(ends))
 		return
 	}
 	slices.Sort(s.Pend)
@@ -116,8 +125,8 @@ func (d *Detector) gatherSurge(e *entity, w *features.Window, mean float64) {
 	d.surge[e.kind].add(w.V[features.Requests], mean*busy)
 }
 
-func (d *Detector) foldSurge(end int64) {
+func (d *Detector) foldSurge(end, size int64) {
 	for k := range d.surge {
-		d.surge[k].fold(end)
+		d.surge[k].fold(end, size)
 	}
 }

@@ -97,14 +97,14 @@ func feedSurge(s *SurgeState, m *int, n int, ratio func(i int) float64) {
 	for range n {
 		*m++
 		end := t0.UnixNano() + int64(*m)*minute
-		s.fold(end)
+		s.fold(end, minute)
 		for i := range 100 {
 			usual := 10.0
 			s.add(math.Expm1(ratio(i)+math.Log1p(usual)), usual)
 		}
 	}
 	*m++
-	s.fold(t0.UnixNano() + int64(*m)*minute)
+	s.fold(t0.UnixNano()+int64(*m)*minute, minute)
 }
 
 func TestSurgeMeasure(t *testing.T) {
@@ -132,5 +132,34 @@ func TestSurgeMeasure(t *testing.T) {
 	})
 	if f := s.factor(); f > 1.05 {
 		t.Fatalf("a tenth of the entities pulling a thousand times their usual gives %v, want 1", f)
+	}
+}
+
+func TestSurgeFadesWithoutWindows(t *testing.T) {
+	var s SurgeState
+	m := 0
+	feedSurge(&s, &m, 2*surgeDay, func(int) float64 { return 0 })
+	feedSurge(&s, &m, 30, func(int) float64 { return math.Log(10) })
+	if f := s.factor(); f < 2.9 {
+		t.Fatalf("a surge at the cap gives %v, want 3", f)
+	}
+	// The platform goes quiet: a few windows a minute for half an hour,
+	// then nothing for hours.
+	const minute = int64(60e9)
+	for range 30 {
+		m++
+		s.fold(t0.UnixNano()+int64(m)*minute, minute)
+		for range 10 {
+			s.add(100, 10)
+		}
+	}
+	if f := s.factor(); f > 1.01 {
+		t.Fatalf("half an hour too quiet to measure still lifts by %v, want about 1", f)
+	}
+	feedSurge(&s, &m, 30, func(int) float64 { return math.Log(10) })
+	m += 8 * 60
+	s.fold(t0.UnixNano()+int64(m)*minute, minute)
+	if f := s.factor(); f > 1.01 {
+		t.Fatalf("eight hours without a window still lift by %v, want about 1", f)
 	}
 }

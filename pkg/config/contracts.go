@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -35,8 +36,41 @@ type Endpoint struct {
 	Path   string `yaml:"path"`
 }
 
-// Prefixes returns Networks as prefixes; Validate has checked them.
-func (k Contract) Prefixes() []netip.Prefix { return prefixes(k.Networks) }
+// Prefixes returns Networks as prefixes; Validate has checked them. A
+// prefix written in IPv4-mapped IPv6 form (::ffff:203.0.113.0/120) is
+// returned as the IPv4 prefix it covers (203.0.113.0/24): requests are
+// matched by their IPv4 address.
+func (k Contract) Prefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(k.Networks))
+	for _, s := range k.Networks {
+		if p, err := contractPrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// errMappedTooShort refuses a mapped prefix that covers more than the
+// IPv4-mapped range, which has no IPv4 equivalent.
+var errMappedTooShort = errors.New("mapped prefix shorter than /96")
+
+// contractPrefix parses a networks entry, unmapping an IPv4-mapped one.
+func contractPrefix(s string) (netip.Prefix, error) {
+	p, err := ingest.ParsePrefix(s)
+	if err != nil {
+		return p, err
+	}
+	// ParsePrefix masks: judge the address as written, whose mapping a
+	// short prefix would have masked away (::ffff:0:0/80 is ::/80).
+	written, _, _ := strings.Cut(s, "/")
+	if a, err := netip.ParseAddr(written); err != nil || !a.Is4In6() {
+		return p, nil
+	}
+	if p.Bits() < 96 {
+		return netip.Prefix{}, errMappedTooShort
+	}
+	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked(), nil
+}
 
 var methodRE = regexp.MustCompile(`^([A-Za-z]+|\*)?$`)
 
@@ -66,7 +100,10 @@ func (c *Config) validateContracts() error {
 			}
 		}
 		for i, s := range k.Networks {
-			if _, err := ingest.ParsePrefix(s); err != nil {
+			if _, err := contractPrefix(s); errors.Is(err, errMappedTooShort) {
+				fail(fmt.Sprintf(".networks[%d]", i),
+					"%q is an IPv4-mapped IPv6 range wider than /96, which covers more than IPv4: allowed is a mapped range of /96 to /128 (::ffff:203.0.113.0/120), or write it as IPv4 (203.0.113.0/24)", s)
+			} else if err != nil {
 				fail(fmt.Sprintf(".networks[%d]", i),
 					"%q is not an address or a CIDR range: allowed are e.g. 203.0.113.7, 203.0.113.0/24, 2001:db8::/48", s)
 			}

@@ -109,3 +109,24 @@ func TestContractsAreReloadable(t *testing.T) {
 		t.Fatalf("Changed = %v", got)
 	}
 }
+
+func TestContractMappedNetworksAreIPv4(t *testing.T) {
+	c, err := Parse([]byte("contracts:\n  3f9a1c0b2e4d:\n    networks: [\"::ffff:203.0.113.9\", \"::ffff:198.51.100.0/120\", \"::ffff:0:0/96\", \"2001:db8::/48\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.Contracts["3f9a1c0b2e4d"].Prefixes() {
+		got = append(got, p.String())
+	}
+	if want := "203.0.113.9/32 198.51.100.0/24 0.0.0.0/0 2001:db8::/48"; strings.Join(got, " ") != want {
+		t.Errorf("networks = %v, want %s", got, want)
+	}
+	for _, s := range []string{"::ffff:0:0/95", "::ffff:0:0/80"} {
+		_, err := Parse([]byte("contracts:\n  3f9a1c0b2e4d:\n    networks: [\"" + s + "\"]\n"))
+		want := `contracts.3f9a1c0b2e4d.networks[0] (line 3): "` + s + `" is an IPv4-mapped IPv6 range wider than /96`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", s, err, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"net/netip"
+	"path"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -30,7 +31,9 @@ type Contract struct {
 
 // Endpoint is a method and a path pattern. An empty or "*" method
 // matches any; in Path, * matches any run of characters, slashes
-// included, and the query string is not part of the path matched.
+// included, and the query string is not part of the path matched. The
+// path is judged where it leads (see judgedPath), a trailing slash
+// meaning nothing.
 type Endpoint struct {
 	Method, Path string
 }
@@ -190,7 +193,7 @@ func (w *ContractWatch) Check(r *ingest.Record) []ContractFinding {
 	}
 	if len(c.Endpoints) > 0 {
 		p, _, _ := strings.Cut(r.Path, "?")
-		if !matchEndpoint(c.Endpoints, r.Method, p) {
+		if !matchEndpoint(c.Endpoints, r.Method, judgedPath(p)) {
 			add(4, ContractFinding{Clause: ClauseEndpoint, Value: strings.ToUpper(r.Method) + " " + p})
 		}
 	}
@@ -286,16 +289,48 @@ func matchClient(patterns []string, ua string) bool {
 	return false
 }
 
-func matchEndpoint(eps []Endpoint, method, path string) bool {
+// matchEndpoint reports whether a request matches an endpoint; p is
+// the judged path, without a trailing slash (but "/"), and matches a
+// pattern either as it is or with one.
+func matchEndpoint(eps []Endpoint, method, p string) bool {
+	slashed := ""
 	for _, e := range eps {
 		if e.Method != "" && e.Method != "*" && !strings.EqualFold(e.Method, method) {
 			continue
 		}
-		if glob(e.Path, path, false) {
+		if glob(e.Path, p, false) {
 			return true
+		}
+		if p != "/" {
+			if slashed == "" {
+				slashed = p + "/"
+			}
+			if glob(e.Path, slashed, false) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// pathSeparators decodes what a server may take for a dot or a slash.
+var pathSeparators = strings.NewReplacer("%2e", ".", "%2E", ".", "%2f", "/", "%2F", "/", "%5c", "/", "%5C", "/", `\`, "/")
+
+// judgedPath is the path (without its query string) an endpoint clause
+// judges: percent-encoded dots and slashes decoded, a backslash taken
+// for a slash, then dot segments, repeated slashes and a trailing slash
+// resolved as path.Clean does. Otherwise * in a pattern, which matches
+// slashes, would let GET /messages* allow /messages/../admin/keys, a
+// request for /admin/keys. A path that does not start with / (an
+// absolute URL, OPTIONS *) is judged as it is.
+func judgedPath(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return p
+	}
+	if strings.ContainsAny(p, `%\`) {
+		p = pathSeparators.Replace(p)
+	}
+	return path.Clean(p)
 }
 
 // glob reports whether s matches pattern, in which * matches any run of

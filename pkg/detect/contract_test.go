@@ -267,3 +267,52 @@ func BenchmarkContractCheck(b *testing.B) {
 		}
 	})
 }
+
+// TestContractEndpointDotSegments checks that a path is judged where it
+// leads: * matches slashes, so /messages* would otherwise allow
+// /messages/../admin/keys.
+func TestContractEndpointDotSegments(t *testing.T) {
+	for _, tc := range []struct {
+		path   string
+		breach bool
+	}{
+		{"/messages/../admin/keys", true},
+		{"/messages/./../admin/keys?x=1", true},
+		{"/messages/%2e%2e/admin/keys", true},
+		{"/messages/%2E%2e/admin/keys", true},
+		{"/messages/..%2fadmin/keys", true},
+		{"/messages/%2e%2e%2Fadmin/keys", true},
+		{`/messages/..\admin/keys`, true},
+		{"/messages/..%5cadmin/keys", true},
+		{"/stats/../admin", true},
+		{"/messages/12/../13", false},
+		{"//messages/12", false},
+		{"/messages/%2e/12", false},
+		{"/stats/", false},      // a trailing slash means nothing
+		{"/stats/./", false},    // nor a dot segment that stays
+		{"/messages..x", false}, // dots that are no segment
+		{"/", true},
+	} {
+		w := newTestWatch(testContract())
+		r := contractReq(90*time.Second, 1)
+		r.Path = tc.path
+		fs := w.Check(r)
+		if got := len(fs) == 1 && fs[0].Clause == ClauseEndpoint; got != tc.breach {
+			t.Errorf("GET %s: got %v, want a breach %v", tc.path, clausesOf(fs), tc.breach)
+		}
+		if tc.breach && len(fs) == 1 {
+			if want := "GET " + strings.Split(tc.path, "?")[0]; fs[0].Value != want {
+				t.Errorf("GET %s: the finding quotes %q, want the path as logged %q", tc.path, fs[0].Value, want)
+			}
+		}
+	}
+	// A trailing slash means nothing in a pattern either, nor its absence.
+	w := newTestWatch(Contract{PerHour: -1, PerDay: -1, Endpoints: []Endpoint{{Path: "/stats/"}, {Path: "/messages/*"}}})
+	for _, p := range []string{"/stats", "/stats/", "/messages", "/messages/", "/messages/1"} {
+		r := contractReq(0, 1)
+		r.Path = p
+		if fs := w.Check(r); fs != nil {
+			t.Errorf("GET %s: %+v", p, fs)
+		}
+	}
+}

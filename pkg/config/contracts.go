@@ -93,6 +93,21 @@ func (c *Config) validateContracts() error {
 		if k.MessagesPerHour == nil && k.MessagesPerDay == nil && len(k.Networks)+len(k.Clients)+len(k.Endpoints) == 0 {
 			fail("", "declares nothing: give at least one of messages_per_hour, messages_per_day, networks, clients, endpoints")
 		}
+		// An empty list (or a key with nothing under it) would allow
+		// anything, as a list left out does; an owner who writes one may
+		// well have meant none.
+		for _, l := range []struct {
+			name     string
+			n        int
+			nilSlice bool
+		}{{"networks", len(k.Networks), k.Networks == nil},
+			{"clients", len(k.Clients), k.Clients == nil},
+			{"endpoints", len(k.Endpoints), k.Endpoints == nil}} {
+			_, written := c.lines[field("."+l.name)]
+			if l.n == 0 && (written || !l.nilSlice) {
+				fail("."+l.name, "is empty, which would allow any %s rather than none: give at least one, or leave it out to allow any", l.name)
+			}
+		}
 		for i, v := range []*float64{k.MessagesPerHour, k.MessagesPerDay} {
 			if v != nil && (*v < 0 || math.IsNaN(*v) || math.IsInf(*v, 0)) {
 				fail([]string{".messages_per_hour", ".messages_per_day"}[i],

@@ -74,6 +74,16 @@ func contractPrefix(s string) (netip.Prefix, error) {
 
 var methodRE = regexp.MustCompile(`^([A-Za-z]+|\*)?$`)
 
+// contractKeyMistake says that key is not a fingerprint, offering the
+// fingerprint to write when it may be a raw token.
+func contractKeyMistake(key string) string {
+	msg := "is not a token fingerprint (12 lowercase hex characters, see sentinel fingerprint)"
+	if !showLabelKey(key) {
+		msg += rawTokenHint(key, "key")
+	}
+	return msg
+}
+
 func (c *Config) validateContracts() error {
 	var errs []error
 	for _, key := range sortedKeys(c.Contracts) {
@@ -84,11 +94,7 @@ func (c *Config) validateContracts() error {
 				Msg: fmt.Sprintf(format, args...)})
 		}
 		if !fingerprintRE.MatchString(key) {
-			msg := "is not a token fingerprint (12 lowercase hex characters, see sentinel fingerprint)"
-			if !showLabelKey(key) {
-				msg += rawTokenHint(key, "key")
-			}
-			fail("", "%s", msg)
+			fail("", "%s", contractKeyMistake(key))
 		}
 		if k.MessagesPerHour == nil && k.MessagesPerDay == nil && len(k.Networks)+len(k.Clients)+len(k.Endpoints) == 0 {
 			fail("", "declares nothing: give at least one of messages_per_hour, messages_per_day, networks, clients, endpoints")

@@ -79,7 +79,8 @@ func TestContractMistakesNameTheField(t *testing.T) {
 
 func TestContractKeyNeverPrintsARawToken(t *testing.T) {
 	const raw = "tok_live_pastedByMistake1234567890"
-	for _, body := range []string{"messages_per_hour: 10", "messages_per_hour: -5", "networks: [nowhere]", "messages_per_hour: 10\n    bogus: 1"} {
+	for _, body := range []string{"messages_per_hour: 10", "messages_per_hour: -5", "networks: [nowhere]", "messages_per_hour: 10\n    bogus: 1",
+		"messages_per_hour: abc", "networks: 10.0.0.0/8", "endpoints: [{method: [GET], path: /x}]"} {
 		_, err := Parse([]byte("contracts:\n  " + raw + ":\n    " + body + "\n"))
 		if body != "messages_per_hour: 10" && (err == nil || !strings.Contains(err.Error(), "(line 3)") && !strings.Contains(err.Error(), "(line 4)")) {
 			t.Errorf("%q: the mistake is not given its line: %v", body, err)
@@ -93,6 +94,11 @@ func TestContractKeyNeverPrintsARawToken(t *testing.T) {
 		}
 		if !strings.Contains(msg, "contracts.<key ending …7890>") {
 			t.Errorf("the error does not say which key: %v", msg)
+		}
+		// Even when the mistake below it stops the parse.
+		if !strings.Contains(msg, "contracts.<key ending …7890> (line 2): is not a token fingerprint") ||
+			!strings.Contains(msg, "write its fingerprint") {
+			t.Errorf("%q: no fingerprint offered: %v", body, msg)
 		}
 	}
 	// A field left out is placed at the line of what holds it.

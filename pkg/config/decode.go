@@ -129,8 +129,15 @@ func (w *walker) mapping(n *yaml.Node, t reflect.Type, path string) {
 		w.fail(path, n, "expected a map of keys, got %s", kindWords(n))
 		return
 	}
-	w.eachKey(n, path, func(key string, _, v *yaml.Node) {
+	w.eachKey(n, path, func(key string, k, v *yaml.Node) {
+		before := len(w.errs)
 		w.check(v, t.Elem(), shownPath(path, key))
+		// A mistake under a contract keyed by a pasted raw token stops
+		// the parse before validateContracts would offer its
+		// fingerprint: offer it here.
+		if path == "contracts" && len(w.errs) > before && !showLabelKey(key) {
+			w.fail(shownPath(path, key), k, "%s", contractKeyMistake(key))
+		}
 	})
 }
 

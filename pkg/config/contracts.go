@@ -74,6 +74,19 @@ func contractPrefix(s string) (netip.Prefix, error) {
 
 var methodRE = regexp.MustCompile(`^([A-Za-z]+|\*)?$`)
 
+// limitAllowed is what messages_per_hour and messages_per_day allow.
+const limitAllowed = "0 (a token that pulls no messages) or a positive number; leave it out for no limit"
+
+// fieldAllowed is what a field whose value could not be read allows,
+// when typeWords alone would not say: "" for the others.
+func fieldAllowed(path string) string {
+	if strings.HasPrefix(path, "contracts.") &&
+		(strings.HasSuffix(path, ".messages_per_hour") || strings.HasSuffix(path, ".messages_per_day")) {
+		return limitAllowed
+	}
+	return ""
+}
+
 // contractKeyMistake says that key is not a fingerprint, offering the
 // fingerprint to write when it may be a raw token.
 func contractKeyMistake(key string) string {
@@ -117,7 +130,7 @@ func (c *Config) validateContracts() error {
 		for i, v := range []*float64{k.MessagesPerHour, k.MessagesPerDay} {
 			if v != nil && (*v < 0 || math.IsNaN(*v) || math.IsInf(*v, 0)) {
 				fail([]string{".messages_per_hour", ".messages_per_day"}[i],
-					"%v: allowed is 0 (a token that pulls no messages) or a positive number; leave it out for no limit", *v)
+					"%v: allowed is %s", *v, limitAllowed)
 			}
 		}
 		for i, s := range k.Networks {

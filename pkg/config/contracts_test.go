@@ -65,6 +65,10 @@ func TestContractMistakesNameTheField(t *testing.T) {
 			"contracts.3f9a1c0b2e4d.endpoints (line 4): is empty"},
 		{"empty endpoints list", "contracts:\n  3f9a1c0b2e4d:\n    endpoints: []\n",
 			"contracts.3f9a1c0b2e4d.endpoints (line 3): is empty, which would allow any endpoints rather than none: give at least one, or leave it out to allow any"},
+		{"limit too large", "contracts:\n  3f9a1c0b2e4d:\n    messages_per_hour: 1e400\n",
+			"contracts.3f9a1c0b2e4d.messages_per_hour (line 3): 1e400 is too large for a number: a number is at most about 1.8e+308 either way; allowed is 0 (a token that pulls no messages) or a positive number; leave it out for no limit"},
+		{"limit is a word", "contracts:\n  3f9a1c0b2e4d:\n    messages_per_day: lots\n",
+			`contracts.3f9a1c0b2e4d.messages_per_day (line 3): "lots" is not a number; allowed is 0 (a token that pulls no messages) or a positive number; leave it out for no limit`},
 		{"limit as text", "contracts:\n  3f9a1c0b2e4d:\n    messages_per_hour: lots\n",
 			"contracts.3f9a1c0b2e4d.messages_per_hour (line 3)"},
 	} {

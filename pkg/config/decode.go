@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -190,7 +192,11 @@ func (w *walker) scalar(n *yaml.Node, t reflect.Type, path string) {
 	if err := n.Decode(reflect.New(t).Interface()); err == nil {
 		return
 	}
-	w.fail(path, n, "%s", scalarMistake(n, t))
+	msg := scalarMistake(n, t)
+	if allowed := fieldAllowed(path); allowed != "" {
+		msg += "; allowed is " + allowed
+	}
+	w.fail(path, n, "%s", msg)
 }
 
 func scalarMistake(n *yaml.Node, t reflect.Type) string {
@@ -203,6 +209,16 @@ func scalarMistake(n *yaml.Node, t reflect.Type) string {
 		return v + " is not a duration: write a number and a unit, e.g. 30s, 5m, 1h"
 	case quoted && t.Kind() != reflect.String:
 		return fmt.Sprintf("%s is text in quotes: expected %s, written without quotes", v, typeWords(t))
+	}
+	if t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64 {
+		// yaml takes a number too large for a float for text.
+		if _, err := strconv.ParseFloat(n.Value, t.Bits()); errors.Is(err, strconv.ErrRange) {
+			shown := n.Value
+			if len(shown) > 20 {
+				shown = "the value given"
+			}
+			return fmt.Sprintf("%s is too large for a number: a number is at most about %.1e either way", shown, maxFloat(t.Bits()))
+		}
 	}
 	return fmt.Sprintf("%s is not %s", v, typeWords(t))
 }
@@ -217,6 +233,13 @@ func shownValue(n *yaml.Node) string {
 		return fmt.Sprintf("%q", n.Value)
 	}
 	return n.Value
+}
+
+func maxFloat(bits int) float64 {
+	if bits == 32 {
+		return math.MaxFloat32
+	}
+	return math.MaxFloat64
 }
 
 func typeWords(t reflect.Type) string {

@@ -40,6 +40,8 @@ func TestDecodeMistakesNameThePath(t *testing.T) {
 			[]string{"windows.size (line 2)", `"soon" is not a duration`, "30s, 5m, 1h"}},
 		{"text where a number goes", "detect:\n  z: abc\n",
 			[]string{"detect.z (line 2)", `"abc" is not a number`}},
+		{"number too large", "detect:\n  z: -1e400\n",
+			[]string{"detect.z (line 2): -1e400 is too large for a number: a number is at most about 1.8e+308 either way"}},
 		{"quoted number", "detect:\n  min_messages: \"300\"\n",
 			[]string{"detect.min_messages (line 2)", "expected a number, written without quotes"}},
 		{"list where a map goes", "windows: [1m]\n",

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sentinel-project/sentinel/pkg/ingest"
@@ -72,7 +72,14 @@ func contractPrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked(), nil
 }
 
-var methodRE = regexp.MustCompile(`^([A-Za-z]+|\*)?$`)
+// contractMethods are the methods an endpoint may name, in any case;
+// empty or * is any. A name outside them is more likely a typo (FETCH,
+// GTE) than a method the API serves, and would match no request.
+var contractMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+func knownMethod(m string) bool {
+	return m == "" || m == "*" || slices.Contains(contractMethods, strings.ToUpper(m))
+}
 
 // limitAllowed is what messages_per_hour and messages_per_day allow.
 const limitAllowed = "0 (a token that pulls no messages) or a positive number; leave it out for no limit"
@@ -144,8 +151,8 @@ func (c *Config) validateContracts() error {
 		}
 		for i, e := range k.Endpoints {
 			sub := fmt.Sprintf(".endpoints[%d]", i)
-			if !methodRE.MatchString(e.Method) {
-				fail(sub+".method", "%q is not a method: allowed is a method such as GET, or * (or nothing) for any", e.Method)
+			if !knownMethod(e.Method) {
+				fail(sub+".method", "%q is not a method: allowed are %s, or * (or nothing) for any", e.Method, strings.Join(contractMethods, ", "))
 			}
 			if e.Path == "" || (e.Path[0] != '/' && e.Path[0] != '*') {
 				fail(sub+".path", "%q is not a path pattern: allowed is a path starting with / or *, such as /messages/*", e.Path)

@@ -15,6 +15,8 @@ contracts:
     endpoints:
       - {method: GET, path: /messages*}
       - {path: /stats}
+      - {method: delete, path: /messages/*}
+      - {method: "*", path: /health}
 `
 
 func TestContractsParse(t *testing.T) {
@@ -32,7 +34,7 @@ func TestContractsParse(t *testing.T) {
 	if got := k.Prefixes(); len(got) != 3 || got[2].String() != "198.51.100.7/32" {
 		t.Errorf("networks = %v", got)
 	}
-	if len(k.Endpoints) != 2 || k.Endpoints[0].Method != "GET" || k.Endpoints[1].Path != "/stats" {
+	if len(k.Endpoints) != 4 || k.Endpoints[0].Method != "GET" || k.Endpoints[1].Path != "/stats" {
 		t.Errorf("endpoints = %+v", k.Endpoints)
 	}
 }
@@ -53,6 +55,8 @@ func TestContractMistakesNameTheField(t *testing.T) {
 			"contracts.3f9a1c0b2e4d.endpoints[0].verb (line 3): unknown key; allowed keys are method, path"},
 		{"bad method", "contracts:\n  3f9a1c0b2e4d:\n    endpoints: [{method: GET /x, path: /x}]\n",
 			`contracts.3f9a1c0b2e4d.endpoints[0].method (line 3): "GET /x" is not a method`},
+		{"unknown method", "contracts:\n  3f9a1c0b2e4d:\n    endpoints: [{method: FETCH, path: /x}]\n",
+			`contracts.3f9a1c0b2e4d.endpoints[0].method (line 3): "FETCH" is not a method: allowed are GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, or * (or nothing) for any`},
 		{"bad path", "contracts:\n  3f9a1c0b2e4d:\n    endpoints: [{method: GET}]\n",
 			`contracts.3f9a1c0b2e4d.endpoints[0].path (line 3): "" is not a path pattern`},
 		{"empty", "contracts:\n  3f9a1c0b2e4d: {}\n",

@@ -61,3 +61,14 @@ func TestTuneReadsStdinOnce(t *testing.T) {
 		t.Errorf("standard input gave\n%s\nthe file gave\n%s", fromStdin, fromFile)
 	}
 }
+
+// TestTuneRefusesScalesOutOfRange checks that a scale far from the
+// configuration is a usage error that says what is allowed.
+func TestTuneRefusesScalesOutOfRange(t *testing.T) {
+	for _, s := range []string{"1e-9", "0.001", "50"} {
+		_, stderr, code := sentinel(t, "", "tune", "--budget", "1", "--scales", "1,"+s, "../../testdata/sample/access.log.gz")
+		if code != 2 || !strings.Contains(stderr, "0.1 to 10") {
+			t.Errorf("--scales 1,%s: exit %d, stderr %q; want 2 and the range allowed", s, code, stderr)
+		}
+	}
+}

@@ -80,12 +80,29 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	keys := make([]Keys, len(scales))
 	for i, s := range scales {
 		keys[i] = base.scaled(s, o.Config.Detect.IForest.Threshold)
+		if err := checkCandidate(o.Config, base, keys[i], s); err != nil {
+			return nil, err
+		}
 	}
 	runs, err := replayAll(ctx, o, sources, scales, keys)
 	if err != nil {
 		return nil, err
 	}
 	return compare(scales, keys, runs, o.Budget), nil
+}
+
+// MinScale and MaxScale bound the scales tried: a tenth of the current
+// thresholds to ten times them. Further out a scaled key leaves what the
+// detectors were built for (or rounds to 0, which the configuration
+// reads as the default).
+const (
+	MinScale = 0.1
+	MaxScale = 10
+)
+
+// ScaleError says what a scale outside MinScale to MaxScale should be.
+func ScaleError(s float64) error {
+	return fmt.Errorf("scale %v: allowed is %v to %v, 1 being the configuration, below 1 more sensitive", s, MinScale, MaxScale)
 }
 
 // checkScales sorts the scales, most sensitive first, and adds 1.
@@ -95,13 +112,37 @@ func checkScales(in []float64) ([]float64, error) {
 	}
 	out := []float64{1}
 	for _, s := range in {
-		if !(s > 0) || s > 100 {
-			return nil, fmt.Errorf("scale %v: allowed are numbers above 0 and up to 100, 1 being the configuration", s)
+		if !(s >= MinScale && s <= MaxScale) {
+			return nil, ScaleError(s)
 		}
 		out = append(out, s)
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// checkCandidate checks a candidate's configuration as a configuration
+// file is checked, and that no key the scale moves came out at 0, which
+// the configuration would read as its default rather than as 0.
+func checkCandidate(c *config.Config, base, k Keys, scale float64) error {
+	for _, f := range []struct {
+		name      string
+		base, got float64
+	}{
+		{"detect.z", base.Z, k.Z}, {"detect.ratio", base.Ratio, k.Ratio},
+		{"detect.population_z", base.PopulationZ, k.PopulationZ},
+		{"detect.min_messages", base.MinMessages, k.MinMessages},
+		{"detect.slow_min_messages", base.SlowMinMessages, k.SlowMinMessages},
+	} {
+		if f.got == 0 && f.base != 0 {
+			return fmt.Errorf("the candidate at scale %v: %s: %v × %v rounds to 0, which the configuration reads as the default; allowed are scales that keep it above 0",
+				scale, f.name, num(f.base), num(scale))
+		}
+	}
+	if err := k.apply(c).Validate(); err != nil {
+		return fmt.Errorf("the candidate at scale %v: %w", scale, err)
+	}
+	return nil
 }
 
 // spoolStdin copies standard input to a temporary file when a source

@@ -256,3 +256,35 @@ func TestCompareCountsAlertHours(t *testing.T) {
 		t.Errorf("dominant %+v, want aaa with 3 alert-hours, then bbb with 1", res.Dominant)
 	}
 }
+
+// TestCandidatesValidated checks that scales outside 0.1 to 10 are
+// refused, and that a candidate whose keys the configuration would
+// refuse, or read as its default, stops the backtest before any replay,
+// naming the scale and the field.
+func TestCandidatesValidated(t *testing.T) {
+	for _, s := range []float64{0.001, 0.09, 10.5, 1e-9} {
+		if _, err := checkScales([]float64{s}); err == nil || !strings.Contains(err.Error(), "0.1 to 10") {
+			t.Errorf("scale %v: error %v, want it refused with the range allowed", s, err)
+		}
+	}
+	if _, err := checkScales([]float64{0.1, 10}); err != nil {
+		t.Errorf("scales 0.1 and 10 refused: %v", err)
+	}
+	for _, tc := range []struct {
+		file  string
+		scale float64
+		field string
+	}{
+		{"detect:\n  z: 0.004\n", 0.5, "detect.z"},                      // rounds to 0, read as the default 6
+		{"detect:\n  population_z: 1e307\n", 10, "detect.population_z"}, // infinite
+	} {
+		c, err := config.Parse([]byte(tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Run(context.Background(), Options{Config: c, Scales: []float64{tc.scale}, Budget: 1, Logger: zerolog.Nop()})
+		if err == nil || !strings.Contains(err.Error(), "scale "+num(tc.scale)) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%q at scale %v: error %v, want the scale and %s named", tc.file, tc.scale, err, tc.field)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -22,8 +23,13 @@ func tuneCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *budget < 0 {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "budget" })
+	if !given {
 		return usageErr("--budget is required: the alert-hours a day the on-call can take, 0 or more")
+	}
+	if err := tune.CheckBudget(*budget); err != nil {
+		return usageErr("--budget: %v", err)
 	}
 	sc, err := parseScales(*scales)
 	if err != nil {

@@ -72,3 +72,14 @@ func TestTuneRefusesScalesOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestTuneRefusesBadBudget checks that a budget that is not a finite
+// number of 0 or more is a usage error that says what is allowed.
+func TestTuneRefusesBadBudget(t *testing.T) {
+	for _, b := range []string{"NaN", "Inf", "-Inf", "-1", "-0.5"} {
+		_, stderr, code := sentinel(t, "", "tune", "--budget", b, "../../testdata/sample/access.log.gz")
+		if code != 2 || !strings.Contains(stderr, "allowed is a finite number, 0 or more") {
+			t.Errorf("--budget %s: exit %d, stderr %q; want 2 and what is allowed", b, code, stderr)
+		}
+	}
+}

@@ -9,9 +9,9 @@ package tune
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -64,8 +64,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Budget < 0 {
-		return nil, errors.New("the budget is negative: allowed is 0 or more alert-hours a day")
+	if err := CheckBudget(o.Budget); err != nil {
+		return nil, err
 	}
 	sources, cleanup, err := spoolStdin(o.Sources, o.Stdin)
 	if err != nil {
@@ -119,6 +119,15 @@ func checkScales(in []float64) ([]float64, error) {
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// CheckBudget refuses a budget that is negative, infinite or not a
+// number.
+func CheckBudget(b float64) error {
+	if !(b >= 0) || math.IsInf(b, 0) {
+		return fmt.Errorf("%v alert-hours a day: allowed is a finite number, 0 or more", b)
+	}
+	return nil
 }
 
 // checkCandidate checks a candidate's configuration as a configuration

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,6 +286,17 @@ func TestCandidatesValidated(t *testing.T) {
 		_, err = Run(context.Background(), Options{Config: c, Scales: []float64{tc.scale}, Budget: 1, Logger: zerolog.Nop()})
 		if err == nil || !strings.Contains(err.Error(), "scale "+num(tc.scale)) || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%q at scale %v: error %v, want the scale and %s named", tc.file, tc.scale, err, tc.field)
+		}
+	}
+}
+
+// TestBudgetChecked checks that Run refuses a budget that is not a
+// finite number of 0 or more.
+func TestBudgetChecked(t *testing.T) {
+	for _, b := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), -1} {
+		_, err := Run(context.Background(), Options{Config: config.Default(), Budget: b, Logger: zerolog.Nop()})
+		if err == nil || !strings.Contains(err.Error(), "allowed is a finite number, 0 or more") {
+			t.Errorf("budget %v: error %v, want it refused with what is allowed", b, err)
 		}
 	}
 }

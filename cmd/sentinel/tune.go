@@ -45,8 +45,8 @@ func tuneCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	opts := tune.Options{Config: c, Sources: sources, Stdin: stdin, Scales: sc, Budget: *budget,
 		Parallel: *parallel, Logger: log,
 		Done: func(p tune.Progress) {
-			fmt.Fprintf(stderr, "tune: %d/%d replayed: scale %s, %d alert-hours, in %v\n",
-				p.Finished, p.Total, strconv.FormatFloat(p.Scale, 'f', -1, 64), p.AlertHours, p.Took.Round(1e6))
+			fmt.Fprintf(stderr, "tune: %d/%d replayed: scale %s, %s, in %v\n",
+				p.Finished, p.Total, strconv.FormatFloat(p.Scale, 'f', -1, 64), tune.AlertHoursText(float64(p.AlertHours)), p.Took.Round(1e6))
 		}}
 	res, err := tune.Run(ctx, opts)
 	if err != nil {

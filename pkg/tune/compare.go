@@ -21,8 +21,17 @@ type Result struct {
 	Current  int `json:"current"`
 	Proposed int `json:"proposed"`
 	// Dominant lists, when no candidate is within budget, the entities
-	// with the most alert-hours at the least sensitive one.
+	// with the most alert-hours at the least sensitive one: at most
+	// five, and never one of several that tie where the list is cut, so
+	// none is picked among equals by its name.
 	Dominant []EntityHours `json:"dominant,omitempty"`
+	// Entities counts the entities alerting at the least sensitive
+	// candidate when no candidate is within budget.
+	Entities int `json:"entities,omitempty"`
+	// Tied counts the entities left out of Dominant that tie where it
+	// was cut, TiedHours the alert-hours each of them has.
+	Tied      int `json:"tied,omitempty"`
+	TiedHours int `json:"tied_hours,omitempty"`
 }
 
 // Candidate is one setting's replay, compared with the configuration's.
@@ -115,7 +124,7 @@ func compare(scales []float64, keys []Keys, runs []run, budget float64) *Result 
 		res.Candidates = append(res.Candidates, c)
 	}
 	if res.Proposed < 0 {
-		res.Dominant = dominant(hours[len(hours)-1], 5)
+		res.Dominant, res.Entities, res.Tied, res.TiedHours = dominant(hours[len(hours)-1], 5)
 	}
 	return res
 }
@@ -134,8 +143,10 @@ func missingFrom(a, b map[hourKey]*Hour) []Hour {
 	return out
 }
 
-// dominant lists the n entities with the most alert-hours.
-func dominant(hours map[hourKey]*Hour, n int) []EntityHours {
+// dominant lists at most n entities with the most alert-hours, cut
+// before any that ties with one left out; and counts the entities, and
+// those that tie where the list was cut with their alert-hours each.
+func dominant(hours map[hourKey]*Hour, n int) (list []EntityHours, entities, tied, tiedHours int) {
 	type ent struct{ entity, key string }
 	counts := map[ent]*EntityHours{}
 	for k, h := range hours {
@@ -152,5 +163,15 @@ func dominant(hours map[hourKey]*Hour, n int) []EntityHours {
 	slices.SortFunc(out, func(x, y EntityHours) int {
 		return cmp.Or(cmp.Compare(y.Hours, x.Hours), cmp.Compare(x.Entity, y.Entity), cmp.Compare(x.Key, y.Key))
 	})
-	return out[:min(n, len(out))]
+	if len(out) <= n || out[n-1].Hours != out[n].Hours {
+		return out[:min(n, len(out))], len(out), 0, 0
+	}
+	tiedHours = out[n].Hours
+	cut := slices.IndexFunc(out, func(e EntityHours) bool { return e.Hours == tiedHours })
+	for _, e := range out[cut:] {
+		if e.Hours == tiedHours {
+			tied++
+		}
+	}
+	return out[:cut], len(out), tied, tiedHours
 }

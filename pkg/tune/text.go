@@ -21,8 +21,8 @@ func (r *Result) WriteJSON(w io.Writer) error {
 // of each, and a count of the rest), and the proposal as a snippet.
 func (r *Result) WriteText(w io.Writer, list int) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "History of %.1f days; budget %s alert-hours a day (an entity's alerts within one clock hour count once).\n\n",
-		r.Days, num(r.Budget))
+	fmt.Fprintf(bw, "History of %.1f days; budget %s a day (an entity's alerts within one clock hour count once).\n\n",
+		r.Days, AlertHoursText(r.Budget))
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scale\tz\tratio\tpopulation_z\tmin_messages\tslow_min_messages\tiforest\talerts\talert-hours\ta day\tgained\tlost\t")
 	for i, c := range r.Candidates {
@@ -50,8 +50,8 @@ func (r *Result) WriteText(w io.Writer, list int) error {
 		if i == r.Current || len(c.Gained)+len(c.Lost) == 0 {
 			continue
 		}
-		fmt.Fprintf(bw, "\nAt scale %s, against the current configuration: %d alert-hours gained, %d lost\n",
-			num(c.Scale), len(c.Gained), len(c.Lost))
+		fmt.Fprintf(bw, "\nAt scale %s, against the current configuration: %s gained, %d lost\n",
+			num(c.Scale), AlertHoursText(float64(len(c.Gained))), len(c.Lost))
 		writeHours(bw, "+", c.Gained, list)
 		writeHours(bw, "-", c.Lost, list)
 	}
@@ -66,8 +66,8 @@ func writeHours(w io.Writer, sign string, hours []Hour, list int) {
 			fmt.Fprintf(w, "  %s and %d more\n", sign, len(hours)-list)
 			return
 		}
-		fmt.Fprintf(w, "  %s %s %s %s %s: %s observed, threshold %s", sign, h.At.Format("2006-01-02 15:04:05"),
-			entityName(h.Entity, h.Key, h.TokenHint, h.Label), h.Detector, h.Feature, short(h.Observed), short(h.Threshold))
+		fmt.Fprintf(w, "  %s %s %s %s %s: %s", sign, h.At.Format("2006-01-02 15:04:05"),
+			entityName(h.Entity, h.Key, h.TokenHint, h.Label), h.Detector, h.Feature, observed(h))
 		if h.Alerts > 1 {
 			fmt.Fprintf(w, " (%d alerts in the hour)", h.Alerts)
 		}
@@ -78,10 +78,12 @@ func writeHours(w io.Writer, sign string, hours []Hour, list int) {
 func (r *Result) writeProposal(w io.Writer) {
 	if r.Proposed < 0 {
 		least := r.Candidates[len(r.Candidates)-1]
-		fmt.Fprintf(w, "No candidate is within the budget: even the least sensitive, scale %s, raises %.2f alert-hours a day. The entities with the most alert-hours there:\n",
+		fmt.Fprintf(w, "No candidate is within the budget: even the least sensitive, scale %s, raises %.2f alert-hours a day.\n",
 			num(least.Scale), least.PerDay)
-		for _, e := range r.Dominant {
-			fmt.Fprintf(w, "  %s: %d alert-hours\n", entityName(e.Entity, e.Key, e.TokenHint, e.Label), e.Hours)
+		r.writeDominant(w, least.AlertHours)
+		if len(r.Dominant) == 0 {
+			fmt.Fprintln(w, "The load is spread: no one allow entry or label quiets it; read the lists above.")
+			return
 		}
 		fmt.Fprintln(w, "Look at those first: an allow entry (allow:) for a known job, or a label to find the tenant.")
 		return
@@ -94,6 +96,53 @@ func (r *Result) writeProposal(w io.Writer) {
 			num(c.Scale), c.PerDay, len(c.Gained), len(c.Lost))
 	}
 	fmt.Fprintf(w, "\n%s", c.Snippet)
+}
+
+// writeDominant lists the entities with the most alert-hours at the
+// least sensitive candidate, which raised total, and says when they tie
+// rather than pick among equals.
+func (r *Result) writeDominant(w io.Writer, total int) {
+	top := r.TiedHours
+	if len(r.Dominant) > 0 {
+		top = r.Dominant[0].Hours
+	}
+	if r.Entities > 1 && total == r.Entities*top {
+		fmt.Fprintf(w, "No entity stands out there: all %d alerting have %s each.\n", r.Entities, AlertHoursText(float64(top)))
+	} else {
+		fmt.Fprintln(w, "The entities with the most alert-hours there:")
+	}
+	for _, e := range r.Dominant {
+		fmt.Fprintf(w, "  %s: %s\n", entityName(e.Entity, e.Key, e.TokenHint, e.Label), AlertHoursText(float64(e.Hours)))
+	}
+	switch {
+	case r.Tied > 0 && len(r.Dominant) > 0:
+		fmt.Fprintf(w, "  and %d more that tie at %s each\n", r.Tied, AlertHoursText(float64(r.TiedHours)))
+	case r.Tied > 0 && total != r.Entities*top:
+		fmt.Fprintf(w, "  %d that tie at %s each\n", r.Tied, AlertHoursText(float64(r.TiedHours)))
+	}
+}
+
+// AlertHoursText says a count of alert-hours: "1 alert-hour", "2.5
+// alert-hours".
+func AlertHoursText(v float64) string {
+	if v == 1 {
+		return "1 alert-hour"
+	}
+	return num(v) + " alert-hours"
+}
+
+// observed says an hour's first alert's value against its threshold,
+// without a word for how far above it is: at the printed precision the
+// two may read the same.
+func observed(h Hour) string {
+	o, t := short(h.Observed), short(h.Threshold)
+	if h.Threshold == 0 {
+		return "observed " + o
+	}
+	if o == t {
+		return "observed " + o + ", at its threshold"
+	}
+	return "observed " + o + ", threshold " + t
 }
 
 // entityName says which entity: a token by fingerprint and hint, with

@@ -170,7 +170,7 @@ func sameHours(t *testing.T, what string, listed []Hour, a, b map[hourKey]alert.
 
 // TestImpossibleBudget asks for fewer alerts than even the least
 // sensitive candidate raises, and checks that it says so and names the
-// entity with the most alert-hours there.
+// entity with the most alert-hours there, or counts those that tie.
 func TestImpossibleBudget(t *testing.T) {
 	_, sources := history(t)
 	res := backtest(t, sources, []float64{1, 3}, 0)
@@ -188,8 +188,16 @@ func TestImpossibleBudget(t *testing.T) {
 		counts[k.entity+" "+k.key]++
 		most = max(most, counts[k.entity+" "+k.key])
 	}
-	if len(res.Dominant) == 0 || res.Dominant[0].Hours != most || counts[res.Dominant[0].Entity+" "+res.Dominant[0].Key] != most {
-		t.Errorf("dominant entities %+v, want first one with %d alert-hours (%v)", res.Dominant, most, counts)
+	// When more entities tie for the most than are listed, none is
+	// listed and they are counted instead.
+	switch {
+	case len(res.Dominant) > 0:
+		if res.Dominant[0].Hours != most || counts[res.Dominant[0].Entity+" "+res.Dominant[0].Key] != most {
+			t.Errorf("dominant entities %+v, want first one with %d alert-hours (%v)", res.Dominant, most, counts)
+		}
+	case res.TiedHours != most || res.Tied < 2 || res.Entities != len(counts):
+		t.Errorf("no dominant entity, %d of %d tied at %d: want those with %d alert-hours counted (%v)",
+			res.Tied, res.Entities, res.TiedHours, most, counts)
 	}
 	var out bytes.Buffer
 	if err := res.WriteText(&out, 3); err != nil {
@@ -298,5 +306,52 @@ func TestBudgetChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "allowed is a finite number, 0 or more") {
 			t.Errorf("budget %v: error %v, want it refused with what is allowed", b, err)
 		}
+	}
+}
+
+// TestTextTiesAndPlurals checks the text on alerts made by hand: when
+// entities tie where the list of the busiest would be cut it says so
+// rather than pick among them by name, one alert-hour is singular, and
+// an alert whose value and threshold print alike is not told as above it.
+func TestTextTiesAndPlurals(t *testing.T) {
+	at := time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC)
+	a := func(key string, offset time.Duration) alert.Alert {
+		return alert.Alert{Entity: "token", Key: key, At: at.Add(offset), Detector: "ewma", Feature: "messages",
+			Observed: 2000, Score: 1.0000001}
+	}
+	span := run{first: at.Add(-time.Hour), last: at.Add(23 * time.Hour)}
+	text := func(res *Result) string {
+		var b bytes.Buffer
+		if err := res.WriteText(&b, 3); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	var flat []alert.Alert
+	for _, k := range []string{"k1", "k2", "k3", "k4", "k5", "k6", "k7"} {
+		flat = append(flat, a(k, 0))
+	}
+	cur, wide := span, span
+	cur.alerts, wide.alerts = flat[:6], flat
+	res := compare([]float64{1, 2}, []Keys{{}, {}}, []run{cur, wide}, 0)
+	out := text(res)
+	for _, want := range []string{"No entity stands out there: all 7 alerting have 1 alert-hour each.",
+		"1 alert-hour gained, 0 lost", "token k7 ewma messages: observed 2000, at its threshold"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the text lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "1 alert-hours") || strings.Contains(out, "  token k1: ") {
+		t.Errorf("the text says 1 alert-hours, or lists entities that all tie:\n%s", out)
+	}
+	busy := append([]alert.Alert{a("k0", time.Hour), a("k0", 2*time.Hour)}, flat...)
+	wide.alerts = busy
+	res = compare([]float64{1, 2}, []Keys{{}, {}}, []run{cur, wide}, 0)
+	if len(res.Dominant) != 1 || res.Dominant[0].Key != "k0" || res.Entities != 8 || res.Tied != 7 || res.TiedHours != 1 {
+		t.Errorf("dominant %+v, %d entities, %d tied at %d: want k0 alone, then 7 of 8 tied at 1", res.Dominant, res.Entities, res.Tied, res.TiedHours)
+	}
+	out = text(res)
+	if !strings.Contains(out, "  token k0: 2 alert-hours\n  and 7 more that tie at 1 alert-hour each\n") {
+		t.Errorf("the text does not list k0 and say the rest tie:\n%s", out)
 	}
 }

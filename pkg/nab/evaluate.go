@@ -3,6 +3,7 @@ package nab
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 )
 
@@ -29,19 +30,31 @@ func Evaluate(c *Corpus, d Detector, outDir string) (Evaluation, error) {
 	return Evaluation{Detector: d.Name(), Results: res}, nil
 }
 
+// FormatThreshold writes a threshold with six significant digits, or,
+// when that would round it to 1, as 1 less its distance from 1
+// ("1-2.26e-13"): the best thresholds often lie that close.
+func FormatThreshold(t float64) string {
+	s := strconv.FormatFloat(t, 'g', 6, 64)
+	if t < 1 && s == "1" {
+		return "1-" + strconv.FormatFloat(1-t, 'g', 3, 64)
+	}
+	return s
+}
+
 // WriteTable prints a line per detector with its normalised score under
-// each profile, and the threshold that gave it.
+// each profile, and the threshold that gave it (FormatThreshold) in the
+// column named after the profile with " thr".
 func WriteTable(w io.Writer, evals []Evaluation) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "detector\t")
 	for _, p := range Profiles {
-		fmt.Fprintf(tw, "%s\tthreshold\t", p.Name)
+		fmt.Fprintf(tw, "%s\t%s thr\t", p.Name, p.Name)
 	}
 	fmt.Fprintln(tw)
 	for _, e := range evals {
 		fmt.Fprintf(tw, "%s\t", e.Detector)
 		for _, r := range e.Results {
-			fmt.Fprintf(tw, "%.1f\t%.16g\t", r.Normalized, r.Threshold)
+			fmt.Fprintf(tw, "%.1f\t%s\t", r.Normalized, FormatThreshold(r.Threshold))
 		}
 		fmt.Fprintln(tw)
 	}

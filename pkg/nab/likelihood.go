@@ -165,13 +165,9 @@ type likelihoodStream struct {
 	entLik  *detect.Likelihood
 
 	// shape view
-	vals    []float64   // last ShapeDim*ShapeStep values, oldest first
-	pending [][]float64 // points not yet far enough back to be references
-	refs    [][]float64 // ring of the last ShapeRefs reference points
-	refN    int
-	calib   []float64 // ring of ShapeCalib nonconformities
-	calibN  int
-	alphas  []float64 // nonconformities not yet old enough to calibrate
+	vals  []float64              // last ShapeDim*ShapeStep values, oldest first
+	refs  delayedRing[[]float64] // the last ShapeRefs reference points
+	calib delayedRing[float64]   // the last ShapeCalib nonconformities
 
 	lastDetect int
 }
@@ -342,9 +338,9 @@ func (s *likelihoodStream) shapeNovel(v float64) bool {
 		pt[i/step] += (x - lo) / width / float64(step)
 	}
 	novel := false
-	if n := min(s.refN, refs); n > 0 {
+	if n := s.refs.len(refs); n > 0 {
 		nearest := math.Inf(1)
-		for _, r := range s.refs[:n] {
+		for _, r := range s.refs.ring[:n] {
 			d := 0.0
 			for i := range pt {
 				e := pt[i] - r[i]
@@ -353,36 +349,44 @@ func (s *likelihoodStream) shapeNovel(v float64) bool {
 			nearest = min(nearest, d)
 		}
 		alpha := math.Sqrt(nearest / float64(dim))
-		if nc := min(s.calibN, calib); nc >= calib/2 && nc > 0 {
-			novel = alpha > slices.Max(s.calib[:nc])*(1+cfg.ShapeMargin)
+		if nc := s.calib.len(calib); nc >= calib/2 && nc > 0 {
+			novel = alpha > slices.Max(s.calib.ring[:nc])*(1+cfg.ShapeMargin)
 		}
-		s.alphas = append(s.alphas, alpha)
-	}
-	// A nonconformity calibrates once its point no longer shares values
-	// with the newest, so that a novel stretch, whose nonconformities
-	// grow row by row, is not judged against itself.
-	if len(s.alphas) > span {
-		a := s.alphas[0]
-		s.alphas = s.alphas[1:]
-		if len(s.calib) < calib {
-			s.calib = append(s.calib, a)
-		} else {
-			s.calib[s.calibN%calib] = a
-		}
-		s.calibN++
+		// A nonconformity calibrates once its point no longer shares
+		// values with the newest, so that a novel stretch, whose
+		// nonconformities grow row by row, is not judged against itself.
+		s.calib.push(alpha, span, calib)
 	}
 	// A point becomes a reference once it no longer shares values with
 	// the newest point.
-	s.pending = append(s.pending, pt)
-	if len(s.pending) > span {
-		old := s.pending[0]
-		s.pending = s.pending[1:]
-		if len(s.refs) < refs {
-			s.refs = append(s.refs, old)
-		} else {
-			s.refs[s.refN%refs] = old
-		}
-		s.refN++
-	}
+	s.refs.push(pt, span, refs)
 	return novel
 }
+
+// delayedRing keeps the last items of a stream, each only once delay
+// newer ones have come after it.
+type delayedRing[T any] struct {
+	waiting []T // items not yet delay back
+	ring    []T
+	n       int // items ever moved into the ring
+}
+
+// push adds x, and moves the oldest waiting item into a ring of size
+// once more than delay wait.
+func (d *delayedRing[T]) push(x T, delay, size int) {
+	d.waiting = append(d.waiting, x)
+	if len(d.waiting) <= delay {
+		return
+	}
+	old := d.waiting[0]
+	d.waiting = d.waiting[1:]
+	if len(d.ring) < size {
+		d.ring = append(d.ring, old)
+	} else {
+		d.ring[d.n%size] = old
+	}
+	d.n++
+}
+
+// len is how many items of the ring are filled.
+func (d *delayedRing[T]) len(size int) int { return min(d.n, size) }

@@ -43,33 +43,11 @@ type Endpoint struct {
 func (k Contract) Prefixes() []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(k.Networks))
 	for _, s := range k.Networks {
-		if p, err := contractPrefix(s); err == nil {
+		if p, err := ingest.ParsePrefix(s); err == nil {
 			out = append(out, p)
 		}
 	}
 	return out
-}
-
-// errMappedTooShort refuses a mapped prefix that covers more than the
-// IPv4-mapped range, which has no IPv4 equivalent.
-var errMappedTooShort = errors.New("mapped prefix shorter than /96")
-
-// contractPrefix parses a networks entry, unmapping an IPv4-mapped one.
-func contractPrefix(s string) (netip.Prefix, error) {
-	p, err := ingest.ParsePrefix(s)
-	if err != nil {
-		return p, err
-	}
-	// ParsePrefix masks: judge the address as written, whose mapping a
-	// short prefix would have masked away (::ffff:0:0/80 is ::/80).
-	written, _, _ := strings.Cut(s, "/")
-	if a, err := netip.ParseAddr(written); err != nil || !a.Is4In6() {
-		return p, nil
-	}
-	if p.Bits() < 96 {
-		return netip.Prefix{}, errMappedTooShort
-	}
-	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96).Masked(), nil
 }
 
 // contractMethods are the methods an endpoint may name, in any case;
@@ -141,7 +119,7 @@ func (c *Config) validateContracts() error {
 			}
 		}
 		for i, s := range k.Networks {
-			if _, err := contractPrefix(s); errors.Is(err, errMappedTooShort) {
+			if _, err := ingest.ParsePrefix(s); errors.Is(err, ingest.ErrMappedTooShort) {
 				fail(fmt.Sprintf(".networks[%d]", i),
 					"%q is an IPv4-mapped IPv6 range wider than /96, which covers more than IPv4: allowed is a mapped range of /96 to /128 (::ffff:203.0.113.0/120), or write it as IPv4 (203.0.113.0/24)", s)
 			} else if err != nil {

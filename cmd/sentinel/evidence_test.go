@@ -45,14 +45,7 @@ func TestRunKeepsVerifiableRedactedEvidence(t *testing.T) {
 	cfg := filepath.Join(dir, "sentinel.yaml")
 	writeConfig(t, cfg, fmt.Sprintf("state_dir: %s\nsources:\n  - path: %s\nalerts:\n  sinks:\n    - type: file\n      path: %s\n", state, log, alerts))
 
-	p := startSentinel(t, "run", "--config", cfg)
-	var chain string
-	eventually(t, 90*time.Second, "an alert with a chain about the token", func() bool {
-		data, _ := os.ReadFile(alerts)
-		chain = chainOf(data, fingerprintOf(token))
-		return chain != ""
-	})
-	p.stop(t)
+	chain := runUntilChain(t, cfg, alerts, fingerprintOf(token))
 
 	evlog := filepath.Join(state, "evidence.log")
 	data, err := os.ReadFile(evlog)
@@ -91,6 +84,21 @@ func TestRunKeepsVerifiableRedactedEvidence(t *testing.T) {
 	}
 }
 
+// runUntilChain runs the daemon on cfg until the alert file holds an
+// alert about key with a chain, stops it, and returns the chain.
+func runUntilChain(t *testing.T, cfg, alerts, key string) string {
+	t.Helper()
+	p := startSentinel(t, "run", "--config", cfg)
+	var chain string
+	eventually(t, 90*time.Second, "an alert with a chain about "+key, func() bool {
+		data, _ := os.ReadFile(alerts)
+		chain = chainOf(data, key)
+		return chain != ""
+	})
+	p.stop(t)
+	return chain
+}
+
 // chainOf returns the chain of the first alert about key in an alert
 // file.
 func chainOf(data []byte, key string) string {
@@ -126,4 +134,38 @@ func entryWithHash(t *testing.T, data []byte, hash string) evidenceEntry {
 	}
 	t.Fatalf("no evidence entry has the alert's chain %s", hash)
 	return evidenceEntry{}
+}
+
+// TestRunKeepsContractBreachEvidence: a contract alert is judged on one
+// request, and that request, redacted, is its evidence.
+func TestRunKeepsContractBreachEvidence(t *testing.T) {
+	dir := t.TempDir()
+	const token = "tok_live/CONTRACT+leak=77aa"
+	log := filepath.Join(dir, "access.log")
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeLines(f, steadyLines(token, "203.0.113.9", time.Now().Add(-10*time.Minute), 5))
+	f.Close()
+	state := filepath.Join(dir, "state")
+	alerts := filepath.Join(dir, "alerts.jsonl")
+	cfg := filepath.Join(dir, "sentinel.yaml")
+	writeConfig(t, cfg, fmt.Sprintf("state_dir: %s\nsources:\n  - path: %s\nalerts:\n  sinks:\n    - type: file\n      path: %s\n"+
+		"contracts:\n  %s:\n    networks: [10.0.0.0/8]\n", state, log, alerts, fingerprintOf(token)))
+
+	chain := runUntilChain(t, cfg, alerts, fingerprintOf(token))
+
+	data, err := os.ReadFile(filepath.Join(state, "evidence.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := entryWithHash(t, data, chain)
+	if len(entry.Evidence.Lines) != 1 || !strings.Contains(entry.Evidence.Lines[0], `"203.0.113.9"`) ||
+		!strings.Contains(entry.Evidence.Lines[0], fingerprintOf(token)) {
+		t.Fatalf("a network breach's evidence should be the request that breached, redacted: %q", entry.Evidence.Lines)
+	}
+	if strings.Contains(string(data), token) {
+		t.Error("evidence.log holds the raw token")
+	}
 }

@@ -18,10 +18,14 @@ func (c *core) checkContract(r *ingest.Record) {
 	for _, f := range c.contracts.Check(r) {
 		a := c.contractAlert(&f)
 		c.stats.Alerts++
-		if c.keeper != nil {
-			ev := c.keeper.bare(a.Detector)
+		if k := c.keeper; k != nil {
+			ev := k.bare(a.Detector)
 			ev.Features = []evidence.Feature{evidence.NewFeature(f.Clause, f.Observed, 0, f.Limit)}
-			c.keeper.emit(a, ev)
+			if len(k.line) > 0 {
+				// The request that breached is the evidence, redacted.
+				ev.Lines = []string{k.capture.One(k.line, k.rawCred(), r.Cred.FP)}
+			}
+			k.emit(a, ev)
 			continue
 		}
 		c.emit(a)

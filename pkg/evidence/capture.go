@@ -120,6 +120,12 @@ func (c *Capture) Add(kind int, key string, start, end time.Time, line []byte, t
 	w.lines = append(w.lines, kept)
 }
 
+// One returns a single line as a window would keep it, redacted and
+// clipped, for an alert judged on one request rather than a window.
+func (c *Capture) One(line []byte, token, fp string) string {
+	return c.clip(Redact(line, token, fp))
+}
+
 // clip cuts a redacted line to LineBytes, saying how much was cut. It
 // cuts after redaction, so that half a token is never left unreplaced.
 func (c *Capture) clip(line []byte) string {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fastjson"
 )
@@ -159,7 +160,24 @@ func (p *Parser) Parse(line []byte, rec *Record) error {
 		*rec = Record{}
 		return err
 	}
+	p.redactPathSegments(rec)
 	return nil
+}
+
+// minPathSecret is the shortest credential looked for in a path: a
+// shorter one could be any word of it.
+const minPathSecret = 8
+
+// redactPathSegments replaces the line's credential by its fingerprint
+// where the path carries it outside a credential query parameter, as
+// APIs that put the key in the path do (/bot<key>/getUpdates), so that
+// no alert quoting the path shows it. The raw path is searched, without
+// allocating, and almost never holds it.
+func (p *Parser) redactPathSegments(rec *Record) {
+	if len(p.rawCred) < minPathSecret || isRedactedValue(p.rawCred) || !bytes.Contains(p.rawPath, p.rawCred) {
+		return
+	}
+	rec.Path = strings.ReplaceAll(rec.Path, string(p.rawCred), "fp:"+rec.Cred.FP)
 }
 
 // RawCredential returns the credential of the line last parsed exactly

@@ -308,6 +308,29 @@ func TestParseQueryRedaction(t *testing.T) {
 	}
 }
 
+// TestPathSegmentCredentialRedacted: an API that puts the key in the
+// path (a bot API's /bot<key>/send) has it replaced there too, so no
+// alert quoting the path shows it; a short credential is left alone,
+// since it could be any word of a path.
+func TestPathSegmentCredentialRedacted(t *testing.T) {
+	p := ptestParser(t, ptestPreset(t, FormatCanonical), nil)
+	const key = "tok_live_inpath_42"
+	for _, tc := range []struct{ token, path, want string }{
+		{key, "/bot" + key + "/messages?count=5", "/botfp:" + ptestFP(key) + "/messages?count=5"},
+		{key, "/messages?count=5", "/messages?count=5"},
+		{"abc", "/abc/messages", "/abc/messages"},
+	} {
+		var rec Record
+		line := fmt.Sprintf(`{"ts":1715678467,"token":%q,"path":%q}`, tc.token, tc.path)
+		if err := p.Parse([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Path != tc.want {
+			t.Errorf("path %q with token %q: got %q, want %q", tc.path, tc.token, rec.Path, tc.want)
+		}
+	}
+}
+
 // TestHeaderCredentialWinsOverQuery checks the order: header first.
 func TestHeaderCredentialWinsOverQuery(t *testing.T) {
 	p := ptestParser(t, ptestPreset(t, FormatCanonical), nil)

@@ -59,6 +59,14 @@ type SentinelLikelihood struct {
 	// anomaly), once SpatialWarmup rows have been seen.
 	Spatial bool
 
+	// Stuck is the stuck view: once the value has stayed exactly the
+	// same for more than StuckMin rows and for longer than any earlier
+	// run of one value in the series, the row scores the top score, once
+	// a run (a stuck sensor, a feed gone dead). A series that often
+	// repeats one value for long sets its own bar.
+	Stuck    bool
+	StuckMin int
+
 	// Sum adds the views' surprises (so two views moderately surprised
 	// together count as one very surprised) instead of taking the
 	// largest.
@@ -88,7 +96,8 @@ type SentinelLikelihood struct {
 // (one setting for all of it; docs/detection.md has the ablation): the
 // context, entropy and spatial views, their surprises summed, and the
 // shape view (the last 32 values in 8 means; novel at three times the
-// largest of 1000 earlier nearest-neighbour distances), a
+// largest of 1000 earlier nearest-neighbour distances), the stuck view
+// (one value repeated for more than 50 rows and longer than ever), a
 // detection at a surprise of 4 (a tail probability of 1e-4) silencing
 // the next 100 rows, and a penalty of 2 on the surprise decaying over
 // 500 rows after that. The error view is off: on NAB it adds more false
@@ -108,6 +117,8 @@ func DefaultSentinelLikelihood() SentinelLikelihood {
 		ShapeRefs:        1000,
 		ShapeCalib:       1000,
 		ShapeMargin:      2,
+		Stuck:            true,
+		StuckMin:         50,
 		Spatial:          true,
 		SpatialTolerance: 0.02,
 		SpatialWarmup:    150,
@@ -169,6 +180,12 @@ type likelihoodStream struct {
 	refs  delayedRing[[]float64] // the last ShapeRefs reference points
 	calib delayedRing[float64]   // the last ShapeCalib nonconformities
 
+	// stuck view
+	last       float64 // the value before this row
+	run        int     // rows the value has stayed at last, this one included
+	longestRun int     // the longest run before the current one
+	stuckFired bool    // the current run has scored already
+
 	lastDetect int
 }
 
@@ -202,6 +219,9 @@ func (s *likelihoodStream) Score(_ time.Time, v float64) float64 {
 	if cfg.Shape && s.shapeNovel(v) {
 		spatial = true
 	}
+	if cfg.Stuck && s.stuck(v) {
+		spatial = true
+	}
 
 	if cfg.Penalty > 0 && cfg.PenaltyRows > 0 {
 		surprise = max(surprise-cfg.Penalty*math.Exp(-float64(s.rows-s.lastDetect)/cfg.PenaltyRows), 0)
@@ -226,6 +246,24 @@ func (s *likelihoodStream) Score(_ time.Time, v float64) float64 {
 func (s *likelihoodStream) outside(v float64) bool {
 	tol := s.cfg.SpatialTolerance * (s.hi - s.lo)
 	return v > s.hi+tol || v < s.lo-tol
+}
+
+// stuck says whether v extends a run of one value past StuckMin rows and
+// past every earlier run, the first time the current run does, and moves
+// the view on.
+func (s *likelihoodStream) stuck(v float64) bool {
+	if s.rows > 0 && v == s.last {
+		s.run++
+	} else {
+		s.longestRun = max(s.longestRun, s.run)
+		s.run, s.stuckFired = 1, false
+	}
+	s.last = v
+	if s.stuckFired || s.run <= s.cfg.StuckMin || s.run <= s.longestRun {
+		return false
+	}
+	s.stuckFired = true
+	return true
 }
 
 // bin quantises v into the range seen so far; values beyond it fall into

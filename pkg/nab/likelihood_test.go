@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -39,6 +40,13 @@ func streamAll(d Detector, v []float64) []float64 {
 // row after t leaves the scores up to t exactly as they were.
 func TestSentinelLikelihoodIsCausal(t *testing.T) {
 	d := DefaultSentinelLikelihood()
+	testCausal(t, d)
+	d.Daily = true
+	testCausal(t, d)
+}
+
+func testCausal(t *testing.T, d SentinelLikelihood) {
+	t.Helper()
 	a := shiftSpikeWave(1, 4000)
 	want := streamAll(d, a)
 	for _, cut := range []int{0, 151, 1999, 2000, 3000, 3998} {
@@ -156,6 +164,11 @@ func TestSentinelLikelihoodAblation(t *testing.T) {
 	add("stuck view after 30 rows", func(d *SentinelLikelihood) { d.StuckMin = 30 })
 	add("stuck view after 100 rows", func(d *SentinelLikelihood) { d.StuckMin = 100 })
 	add("stuck view after 200 rows", func(d *SentinelLikelihood) { d.StuckMin = 200 })
+	add("with daily view", func(d *SentinelLikelihood) { d.Daily = true })
+	add("with daily view, weight 0.3", func(d *SentinelLikelihood) { d.Daily, d.DailyWeight = true, 0.3 })
+	add("with daily view, weight 1", func(d *SentinelLikelihood) { d.Daily, d.DailyWeight = true, 1 })
+	add("with daily view, 24 values an hour", func(d *SentinelLikelihood) { d.Daily, d.DailyMin = true, 24 })
+	add("with daily view, 6 values an hour", func(d *SentinelLikelihood) { d.Daily, d.DailyMin = true, 6 })
 	add("without decaying penalty (the cut alone)", func(d *SentinelLikelihood) { d.Penalty = 0 })
 	add("penalty 1 over 500 rows", func(d *SentinelLikelihood) { d.Penalty = 1 })
 	add("penalty 3 over 500 rows", func(d *SentinelLikelihood) { d.Penalty = 3 })
@@ -240,5 +253,33 @@ func TestSentinelLikelihoodStuck(t *testing.T) {
 	want := []int{1000 + d.StuckMin, 2580}
 	if len(ones) != len(want) || ones[0] != want[0] || ones[1] != want[1] {
 		t.Fatalf("rows scored 1: %v, want %v", ones, want)
+	}
+}
+
+// The daily view flags a day whose wave does not come: on five-minute
+// rows of a daily wave, a flat day scores a detection, and the days
+// before it never do.
+func TestSentinelLikelihoodDaily(t *testing.T) {
+	d := DefaultSentinelLikelihood()
+	d.Context, d.Entropy, d.Spatial, d.Shape, d.Stuck = false, false, false, false, false
+	d.Daily = true
+	r := rand.New(rand.NewPCG(6, 7))
+	const day = 288
+	v := make([]float64, 12*day)
+	for i := range v {
+		v[i] = 50 + 20*math.Sin(2*math.Pi*float64(i)/day) + r.NormFloat64()
+		if i >= 10*day && i < 11*day {
+			v[i] = 50 + r.NormFloat64()
+		}
+	}
+	s := streamAll(d, v)
+	level := d.Surprise / (1 + d.Surprise)
+	for i := range 10 * day {
+		if s[i] >= level {
+			t.Fatalf("row %d of the ordinary days scored %v, a detection", i, s[i])
+		}
+	}
+	if m := slices.Max(s[10*day : 11*day]); m < level {
+		t.Fatalf("the flat day scored at most %v, want a detection (%v)", m, level)
 	}
 }

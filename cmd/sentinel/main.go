@@ -17,9 +17,9 @@ const usage = `sentinel: alerts when an API token starts pulling unusual volumes
 
 Usage:
   sentinel run [--config FILE] [--warm PATH]... [SOURCE...]   follow logs, alert live
-  sentinel replay [--config FILE] PATH...                     replay history, alerts on stdout
+  sentinel replay [--config FILE] [--report FILE] PATH...     replay history, alerts on stdout
   sentinel train [--config FILE] [--out FILE] PATH...         train the isolation forest on history
-  sentinel tune --budget N [--config FILE] PATH...            propose thresholds that keep alerts within a budget
+  sentinel tune --budget N [--config FILE] [flags] PATH...    propose thresholds that keep alerts within a budget
   sentinel ship [--config FILE] [--to URL] [SOURCE...]        send each request of log files to Kafka
   sentinel check --config FILE                                validate a configuration
   sentinel silence add|list|rm [flags]                        hold back a token's or addresses' alerts for a while

@@ -15,7 +15,7 @@ import (
 func tuneCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("tune", stderr)
 	cfgPath := fs.String("config", "", "configuration file (defaults apply without one)")
-	budget := fs.Float64("budget", -1, "alert-hours a day the on-call can take (an entity's alerts within one clock hour count once)")
+	budget := fs.Float64("budget", 0, "required: alert-hours a day the on-call can take (an entity's alerts within one clock hour count once)")
 	scales := fs.String("scales", "", "comma-separated sensitivity scales to try, from 0.1 to 10, 1 being the configuration, below 1 more sensitive (default 0.6,0.8,1,1.25,1.5,2,3)")
 	parallel := fs.Int("parallel", 0, "replays run at once (default GOMAXPROCS)")
 	list := fs.Int("list", 3, "gained and lost alert-hours listed per candidate; the rest are counted")

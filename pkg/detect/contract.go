@@ -179,10 +179,13 @@ func (w *ContractWatch) Check(r *ingest.Record) []ContractFinding {
 			out = append(out, w.finding(r, &c, f))
 		}
 	}
-	if c.PerHour >= 0 && s.HourMessages > c.PerHour {
+	// A limit is breached by a request that pulls: one that pulls nothing
+	// after the cooldown would repeat the last alert, count unchanged.
+	pulled := r.Messages > 0
+	if pulled && c.PerHour >= 0 && s.HourMessages > c.PerHour {
 		add(0, ContractFinding{Clause: ClausePerHour, Observed: s.HourMessages, Limit: c.PerHour, Since: s.Hour})
 	}
-	if c.PerDay >= 0 && s.DayMessages > c.PerDay {
+	if pulled && c.PerDay >= 0 && s.DayMessages > c.PerDay {
 		add(1, ContractFinding{Clause: ClausePerDay, Observed: s.DayMessages, Limit: c.PerDay, Since: s.Day})
 	}
 	if len(c.Networks) > 0 && r.IP.IsValid() && !inNetworks(c.Networks, r.IP) {

@@ -193,6 +193,21 @@ func TestContractCooldownAndEscalation(t *testing.T) {
 	}
 }
 
+// TestContractLimitNeedsAPull: over its limit, a token whose requests
+// pull nothing more does not raise the same count again each cooldown.
+func TestContractLimitNeedsAPull(t *testing.T) {
+	w := newTestWatch(testContract())
+	if got := clausesOf(w.Check(contractReq(0, 1001))); len(got) != 1 || got[0] != ClausePerHour {
+		t.Fatalf("crossing: %v", got)
+	}
+	if got := w.Check(contractReq(45*time.Minute, 0)); got != nil {
+		t.Fatalf("a request pulling nothing, past the cooldown: %+v", got)
+	}
+	if got := clausesOf(w.Check(contractReq(46*time.Minute, 10))); len(got) != 1 || got[0] != ClausePerHour {
+		t.Fatalf("a request pulling more, past the cooldown: %v", got)
+	}
+}
+
 func TestContractStateRoundTrip(t *testing.T) {
 	w := newTestWatch(testContract())
 	w.Check(contractReq(0, 800))

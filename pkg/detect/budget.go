@@ -54,13 +54,7 @@ type BudgetPopState struct {
 	LastHour       [24]int64
 }
 
-func hourStart(ns int64) int64 {
-	h := ns / hourNs * hourNs
-	if h > ns {
-		h -= hourNs
-	}
-	return h
-}
+func hourStart(ns int64) int64 { return floorDiv(ns, hourNs) * hourNs }
 
 // learnRate is the weight of a new day in a profile that has learned
 // days days: the plain mean while young, then 1/days.

@@ -69,20 +69,13 @@ func canonicalMapping() Mapping {
 // taken for a credential: the shipper looked for one already, and what a
 // path still holds there is a fingerprint ("fp:..."), not a credential.
 func shippedMapping() Mapping {
-	return Mapping{
-		Time:             TimeField{Paths: []string{"ts"}, Layout: LayoutRFC3339},
-		Fingerprint:      []string{"fp"},
-		Hint:             []string{"hint"},
-		IP:               []string{"ip"},
-		Method:           []string{"method"},
-		Path:             []string{"path"},
-		Status:           []string{"status"},
-		Bytes:            []string{"bytes"},
-		Messages:         []string{"messages"},
-		UA:               []string{"ua"},
-		QueryCredentials: []string{},
-		WeightField:      "weight",
-	}
+	m := canonicalMapping()
+	m.Time.Layout = LayoutRFC3339
+	m.Token = nil
+	m.Fingerprint, m.Hint = []string{"fp"}, []string{"hint"}
+	m.QueryCredentials = []string{}
+	m.WeightField = "weight"
+	return m
 }
 
 // caddyMapping reads Caddy v2's http.log.access. Caddy redacts
